@@ -1,0 +1,70 @@
+"""What every command shares: the click group, error reporting and exit codes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+import click
+
+from cxpay_conformance.errors import (
+    CXPayError,
+    ImplementationUnreachable,
+    SpecError,
+    UsageError,
+)
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cxpay-conformance")
+def main_group() -> None:
+    """The CX Pay formal spec, its conformance suite and a test-mode sandbox.
+
+    \b
+    Start with:
+      cxpay-conformance run          the suite against the embedded reference server
+      cxpay-conformance lint         model-check spec/cxpay.yaml
+      cxpay-conformance diagrams     write the state diagrams
+      cxpay-conformance serve        run the sandbox for your integration
+    """
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print ``message`` to stderr in red and exit with ``code``, without a traceback."""
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """Turn our exceptions into a message on stderr and the documented exit code."""
+    try:
+        yield
+    except SpecError as exc:
+        fail(str(exc), EXIT_USAGE)
+    except UsageError as exc:
+        fail(str(exc), EXIT_USAGE)
+    except ImplementationUnreachable as exc:
+        fail(f"the implementation is unreachable: {exc}", EXIT_UNREACHABLE)
+    except CXPayError as exc:
+        fail(str(exc), EXIT_FINDINGS)
+
+
+SPEC_ARGUMENT_HELP = "The spec file (default: the spec/cxpay.yaml that ships with this package)."
+
+
+def spec_option(func: Callable[..., None]) -> Callable[..., None]:
+    """The ``[SPEC]`` argument every spec-reading command takes."""
+    return click.argument(
+        "spec_path",
+        metavar="[SPEC]",
+        required=False,
+        type=click.Path(dir_okay=False, path_type=str),
+    )(func)
