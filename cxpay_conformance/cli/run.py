@@ -1,11 +1,164 @@
-"""`cxpay-conformance run`: placeholder until its engine lands."""
+"""`cxpay-conformance run`: the conformance suite against an implementation.
+
+With no ``--base-url`` it starts the embedded reference server on a free loopback port and
+tests that. Exit codes: 0 conformant, 1 not conformant, 2 usage or spec error, 3 the
+implementation is unreachable or does not speak the protocol.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cxpay_conformance.cli._common import EXIT_FINDINGS, EXIT_OK, reported_errors
+from cxpay_conformance.errors import UsageError
+from cxpay_conformance.suite import SuiteConfig, SuiteContext, SuiteResult, run_suite
+from cxpay_conformance.suite.checks import CHECKS
+from cxpay_conformance.suite.config import PROFILES
+from cxpay_conformance.suite.report import junit_xml, story, write_reports
+
+
+def _names(value: str | None) -> tuple[str, ...]:
+    return tuple(n.strip() for n in (value or "").split(",") if n.strip())
 
 
 @click.command()
-def run() -> None:
-    """Not implemented yet."""
-    raise click.ClickException("not implemented yet")
+@click.option("--base-url", metavar="URL", help="The implementation to test (default: start the embedded reference server).")
+@click.option("--api-key", envvar="CXPAY_API_KEY", metavar="KEY", help="Secret key of the merchant to test as [env: CXPAY_API_KEY].")
+@click.option("--second-api-key", envvar="CXPAY_SECOND_API_KEY", metavar="KEY",
+              help="Another merchant's key, to check tenant isolation [env: CXPAY_SECOND_API_KEY].")
+@click.option("--spec", "spec_path", type=click.Path(dir_okay=False), help="The spec file (default: the packaged spec/cxpay.yaml).")
+@click.option("--seed", type=int, help="Seed of the random run; printed at the start of every run.")
+@click.option("--profile", type=click.Choice(list(PROFILES)), default="ci", show_default=True,
+              help="How hard to try: " + ", ".join(f"{k} = {v[0]} examples x {v[1]} steps" for k, v in PROFILES.items()) + ".")
+@click.option("--max-examples", type=click.IntRange(min=1), help="Examples (random event sequences) to run; overrides the profile.")
+@click.option("--max-steps", type=click.IntRange(min=1), help="Steps per example; overrides the profile.")
+@click.option("--time-budget", type=click.FloatRange(min=1), metavar="SECONDS", help="Stop starting new examples after this long.")
+@click.option("--checks", "checks_", metavar="NAMES", help="Only these checks, comma-separated (see --list-checks).")
+@click.option("--skip-checks", metavar="NAMES", help="Skip these checks, comma-separated.")
+@click.option("--list-checks", is_flag=True, help="List the checks and exit.")
+@click.option("--webhook-host", metavar="HOST", help="The address the implementation reaches the suite's webhook receiver at (default 127.0.0.1).")
+@click.option("--webhook-port", type=click.IntRange(0, 65535), default=0, help="Port of the webhook receiver (default: a free one).")
+@click.option("--webhook-timeout", type=click.FloatRange(min=0), default=5.0, show_default=True, help="Seconds to wait for expected webhooks at quiescence.")
+@click.option("--settle-timeout", type=click.FloatRange(min=0), default=2.0, show_default=True,
+              help="Seconds to poll an object that differs from the model before calling it a failure (asynchronous implementations).")
+@click.option("--junit-xml", type=click.Path(dir_okay=False), metavar="PATH", help="Write a JUnit XML report (one test case per check).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), metavar="PATH", help="Write the result as JSON.")
+@click.option("--report-dir", default="cxpay-report", show_default=True, type=click.Path(file_okay=False),
+              help="Where the story, the reproduction script and the coverage diagrams go.")
+@click.option("--no-database", is_flag=True, help="Do not use the Hypothesis example database (.hypothesis/cxpay).")
+def run(base_url: str | None, api_key: str | None, second_api_key: str | None, spec_path: str | None,
+        seed: int | None, profile: str, max_examples: int | None, max_steps: int | None,
+        time_budget: float | None, checks_: str | None, skip_checks: str | None, list_checks: bool,
+        webhook_host: str | None, webhook_port: int, webhook_timeout: float, settle_timeout: float,
+        junit_xml: str | None, json_path: str | None, report_dir: str, no_database: bool) -> None:
+    """Run the conformance suite against a CX Pay implementation.
+
+    \b
+    Examples:
+      cxpay-conformance run                                   # the embedded reference server
+      cxpay-conformance run --base-url https://sandbox.example --api-key $KEY --junit-xml junit.xml
+      cxpay-conformance run --seed 1234 --max-examples 20     # replay a reported failure
+    """
+    console = Console(stderr=False)
+    if list_checks:
+        for name, info in CHECKS.items():
+            console.print(f"[bold]{name:<18}[/bold] {info.description}")
+        return
+    with reported_errors():
+        if base_url and not api_key:
+            raise UsageError("--base-url needs --api-key (or CXPAY_API_KEY): the key of the merchant to test as")
+        with _implementation(base_url, api_key, second_api_key, console) as (url, key, second):
+            config = SuiteConfig(
+                base_url=url, embedded=base_url is None, api_key=key, second_api_key=second, spec_path=spec_path, seed=seed,
+                profile=profile, max_examples=max_examples, max_steps=max_steps, time_budget=time_budget,
+                checks=_names(checks_), skip_checks=_names(skip_checks), webhook_host=webhook_host,
+                webhook_port=webhook_port, webhook_timeout=webhook_timeout, settle_timeout=settle_timeout,
+                report_dir=report_dir, database=None if no_database else ".hypothesis/cxpay",
+            )
+            result = _run_with_progress(config, console)
+        _finish(result, console, junit_xml, json_path, report_dir, embedded=base_url is None)
+    sys.exit(EXIT_OK if result.conformant else EXIT_FINDINGS)
+
+
+@contextlib.contextmanager
+def _implementation(base_url: str | None, api_key: str | None, second: str | None,
+                    console: Console) -> Iterator[tuple[str, str, str | None]]:
+    if base_url:
+        yield base_url, api_key or "", second
+        return
+    from cxpay_conformance.embedded import embedded_server
+
+    with embedded_server() as server:
+        console.print(f"Testing the embedded reference server at {server.base_url} (no --base-url given).")
+        yield server.base_url, server.api_key, second or server.second_api_key
+
+
+def _run_with_progress(config: SuiteConfig, console: Console) -> SuiteResult:
+    seed_note = config.seed if config.seed is not None else "random (printed at the end)"
+    console.print(f"Profile {config.profile}: {config.examples} examples x up to {config.steps} steps; seed {seed_note}")
+    progress = Progress(
+        TextColumn("[bold]examples"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[steps]} steps, {task.fields[requests]} requests, "
+                   "{task.fields[covered]} transitions covered"),
+        TimeElapsedColumn(), console=console, transient=False, disable=not console.is_terminal,
+    )
+    with progress:
+        task = progress.add_task("run", total=config.examples, steps=0, requests=0, covered="0")
+        spec_transitions: list[int] = []
+
+        def listener(ctx: SuiteContext) -> None:
+            if not spec_transitions:
+                spec_transitions.append(len(ctx.spec.transitions))
+            progress.update(task, completed=min(ctx.examples, config.examples), steps=ctx.steps,
+                            requests=ctx.requests,
+                            covered=f"{len(ctx.coverage.transitions)}/{spec_transitions[0]}")
+
+        return run_suite(config, listener=listener)
+
+
+def _finish(result: SuiteResult, console: Console, junit_path: str | None, json_path: str | None,
+            report_dir: str, *, embedded: bool) -> None:
+    written = write_reports(result, report_dir)
+    if json_path:
+        import json
+
+        from cxpay_conformance.suite.report import as_json
+
+        Path(json_path).write_text(json.dumps(as_json(result), indent=2) + "\n", encoding="utf-8")
+    if junit_path:
+        Path(junit_path).write_text(junit_xml(result), encoding="utf-8")
+    table = Table(title="Coverage of the spec", show_lines=False)
+    for column in ("object", "states reached", "transitions covered", "not covered"):
+        table.add_column(column)
+    for item in result.coverage.per_object():
+        table.add_row(item.object, f"{item.states_reached}/{item.states_total}",
+                      f"{item.transitions_hit}/{item.transitions_total}",
+                      "\n".join(item.uncovered_transitions) or "-")
+    console.print(table)
+    tested, total = result.coverage.rejection_pairs()
+    console.print(f"Rejections tested: {tested}/{total} (event, state) pairs where the spec expects one.")
+    run_checks = ", ".join(f"{k} {v}" for k, v in sorted(result.checks_run.items()))
+    console.print(f"Checks run: {run_checks or 'none'}")
+    console.print(f"{result.examples} examples, {result.steps} steps, {result.requests} requests "
+                  f"in {result.duration:.1f}s; seed {result.seed}")
+    if result.failure is not None:
+        console.print()
+        console.print(story(result), markup=False, highlight=False, soft_wrap=True)
+        console.print()
+        console.print(f"[red bold]NOT CONFORMANT[/]: check [bold]{result.failure.check}[/] failed.")
+        if "repro" in written:
+            console.print(f"Reproduction script: {written['repro']} (reads CXPAY_API_KEY); story: {written['story']}")
+    else:
+        console.print("[green bold]CONFORMANT[/]: every check passed.")
+    if "coverage" in written:
+        console.print(f"Coverage diagrams: {written['coverage']}/")
+    if embedded:
+        console.print("(tested the embedded reference server; give --base-url to test your implementation)")

@@ -10,7 +10,7 @@ keeps one world beside the implementation under test; the lint explores copies o
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,8 +172,7 @@ class World:
         """
         params = params or {}
         event = self.spec.events[event_name]
-        addressed = self.objects[target]
-        obj = self._subject(event, addressed)
+        obj = self.subject(event_name, target)
         card = self.card_of(event, obj, params)
         context = _context(event, card, params)
         try:
@@ -207,8 +206,13 @@ class World:
                 waiting.append((int(when), event.name, obj.key))
         return sorted(waiting, key=lambda item: (item[0], self._order(item[2])))
 
-    def advance(self, seconds: int) -> list[Outcome]:
-        """Move the clock on by ``seconds``, firing everything that falls due, earliest first."""
+    def advance(
+        self, seconds: int, after_each: Callable[[Outcome], None] | None = None
+    ) -> list[Outcome]:
+        """Move the clock on by ``seconds``, firing everything that falls due, earliest first.
+
+        ``after_each`` sees each outcome right after it happened (to snapshot its objects).
+        """
         target = self.now + seconds
         outcomes = []
         while True:
@@ -218,6 +222,8 @@ class World:
             when, event, key = waiting[0]
             self.now = max(self.now, when)
             outcomes.append(self.fire(event, key))
+            if after_each is not None:
+                after_each(outcomes[-1])
         self.now = target
         return outcomes
 
@@ -244,8 +250,10 @@ class World:
     def _order(self, key: str) -> int:
         return list(self.objects).index(key)
 
-    def _subject(self, event: Event, addressed: ModelObject) -> ModelObject:
+    def subject(self, event_name: str, target: str) -> ModelObject:
         """The object whose machine the event fires, from the one its path addresses."""
+        event = self.spec.events[event_name]
+        addressed = self.objects[target]
         if addressed.type == event.object:
             return addressed
         links = self.spec.objects[addressed.type].links.values()

@@ -32,6 +32,7 @@ from cxpay_conformance.spec.types import (
     Link,
     LinkKind,
     ObjectType,
+    Protocol,
     Rejection,
     Spec,
     State,
@@ -112,12 +113,22 @@ def _format_problems(data: dict[str, Any], positions: Positions) -> list[SpecPro
         where = ".".join(str(p) for p in error.absolute_path) or "the top level"
         problems.append(
             SpecProblem(
-                positions.at(list(error.absolute_path)),
+                positions.at(_problem_path(error)),
                 f"{where}: {_plain(error)}",
                 _hint(error),
             )
         )
     return problems
+
+
+def _problem_path(error: jsonschema.ValidationError) -> list[str | int]:
+    """Where to point: at the first unknown key itself, else at the value that is wrong."""
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = error.schema.get("properties", {})
+        unknown = [key for key in error.instance if key not in known]
+        path.extend(unknown[:1])
+    return path
 
 
 def _plain(error: jsonschema.ValidationError) -> str:
@@ -172,6 +183,13 @@ def _build(data: dict[str, Any], positions: Positions, file: str, base_dir: Path
         name: Rejection(name, raw["status"], raw["type"], raw["code"], raw.get("description", ""))
         for name, raw in data["rejections"].items()
     }
+    protocol_raw = data["protocol"]
+    missing = Rejection("(unknown)", 0, "", "")
+    protocol = Protocol(
+        **{role: rejections.get(protocol_raw[role], missing)
+           for role in ("missing_key", "invalid_key", "unknown_object", "key_reused")},
+        idempotency_window=int(protocol_raw["idempotency_window"]),
+    )
     clock = {name: int(value) for name, value in (data.get("clock") or {}).items()}
     events = {name: _event(name, raw, positions, clock) for name, raw in data["events"].items()}
     transitions = tuple(
@@ -193,6 +211,7 @@ def _build(data: dict[str, Any], positions: Positions, file: str, base_dir: Path
         objects=frozen_mapping(objects),
         cards=cards,
         rejections=frozen_mapping(rejections),
+        protocol=protocol,
         clock=frozen_mapping(clock),
         events=frozen_mapping(events),
         transitions=transitions,

@@ -39,6 +39,8 @@ def follow(spec: Spec, start: str, path: str) -> PathEnd:
         if link is None:
             known = ", ".join(current.links) or "none"
             raise PathError(f"{current.name} has no link {step!r} (its links: {known})")
+        if link.object not in spec.objects:
+            raise PathError(f"{current.name}.{step} leads to the unknown type {link.object!r}")
         many = many or link.many
         current = spec.objects[link.object]
     return PathEnd(current, many)

@@ -118,6 +118,19 @@ class Rejection:
 
 
 @dataclass(frozen=True, slots=True)
+class Protocol:
+    """What every request is subject to, whatever the event: the rejections that answer a
+    missing or unknown API key, another merchant's id and a reused Idempotency-Key, and how
+    long (test-clock seconds) an Idempotency-Key is remembered."""
+
+    missing_key: Rejection
+    invalid_key: Rejection
+    unknown_object: Rejection
+    key_reused: Rejection
+    idempotency_window: int
+
+
+@dataclass(frozen=True, slots=True)
 class Due:
     """When a clock event falls due for an object.
 
@@ -261,6 +274,7 @@ class Spec:
     objects: Mapping[str, ObjectType]
     cards: Cards
     rejections: Mapping[str, Rejection]
+    protocol: Protocol
     clock: Mapping[str, int]
     events: Mapping[str, Event]
     transitions: tuple[Transition, ...]

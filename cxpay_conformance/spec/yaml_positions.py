@@ -52,6 +52,10 @@ def read_yaml(text: str, file: str) -> tuple[Any, Positions, list[SpecProblem]]:
         mark = getattr(exc, "problem_mark", None)
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         reason = getattr(exc, "problem", None) or str(exc)
+        context, opened = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and opened and mark and opened.line != mark.line:
+            # An unclosed bracket is found lines after it was opened: say where it opened.
+            reason += f" ({context} at line {opened.line + 1}, column {opened.column + 1})"
         problems.append(
             SpecProblem(
                 Location(file, line, column),

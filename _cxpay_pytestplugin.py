@@ -1,0 +1,92 @@
+"""The cxpay-conformance pytest plugin: run the conformance suite as pytest tests.
+
+Opt in with ``--cxpay`` (the embedded reference server) or ``--cxpay-base-url URL
+--cxpay-api-key KEY``. The suite is split into ``--cxpay-shards`` test items, each a seeded
+share of the examples, so that ``pytest -n 2`` runs them in parallel and ``--junitxml``
+reports each. This module is tiny on purpose: pytest loads it for every run, and it imports
+the suite only when asked to run it.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+GROUP = "cxpay"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup(GROUP, "CX Pay conformance suite")
+    group.addoption("--cxpay", action="store_true", help="Run the CX Pay conformance suite (against the "
+                    "embedded reference server unless --cxpay-base-url is given).")
+    group.addoption("--cxpay-base-url", metavar="URL", help="The CX Pay implementation to test.")
+    group.addoption("--cxpay-api-key", metavar="KEY", help="Secret key of the merchant to test as.")
+    group.addoption("--cxpay-second-api-key", metavar="KEY", help="Another merchant's key (tenant isolation).")
+    group.addoption("--cxpay-spec", metavar="PATH", help="The spec file (default: the packaged one).")
+    group.addoption("--cxpay-profile", default="quick", choices=("quick", "ci", "thorough"),
+                    help="How hard to try (default: quick).")
+    group.addoption("--cxpay-max-examples", type=int, metavar="N", help="Examples in all, over every shard.")
+    group.addoption("--cxpay-max-steps", type=int, metavar="N", help="Steps per example.")
+    group.addoption("--cxpay-seed", type=int, metavar="N", help="Seed (default: random, shown in the report).")
+    group.addoption("--cxpay-shards", type=int, default=2, metavar="N",
+                    help="Test items to split the examples into (for pytest -n).")
+    group.addoption("--cxpay-checks", metavar="NAMES", help="Only these checks, comma-separated.")
+    group.addoption("--cxpay-skip-checks", metavar="NAMES", help="Skip these checks, comma-separated.")
+    group.addoption("--cxpay-webhook-host", metavar="HOST", help="Address the implementation reaches the receiver at.")
+
+
+def _enabled(config: pytest.Config) -> bool:
+    return bool(config.getoption("--cxpay") or config.getoption("--cxpay-base-url"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _enabled(config) and not hasattr(config, "_cxpay_seed"):
+        chosen = config.getoption("--cxpay-seed")
+        # xdist workers must agree on the seed: the controller passes it through workerinput.
+        worker = getattr(config, "workerinput", None)
+        config._cxpay_seed = (worker or {}).get("cxpay_seed", chosen if chosen is not None  # type: ignore[attr-defined]
+                                               else random.SystemRandom().randrange(2**32))
+
+
+def pytest_configure_node(node: Any) -> None:  # pytest-xdist hook, on the controller
+    node.workerinput["cxpay_seed"] = getattr(node.config, "_cxpay_seed", None)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if not _enabled(config):
+        return None
+    target = config.getoption("--cxpay-base-url") or "the embedded reference server"
+    return f"cxpay: testing {target}; seed {config._cxpay_seed} (rerun with --cxpay-seed {config._cxpay_seed})"  # type: ignore[attr-defined]
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not _enabled(config):
+        return
+    shards = max(1, config.getoption("--cxpay-shards"))
+    for index in range(shards):
+        items.append(CXPayItem.from_parent(session, name=f"cxpay_conformance[shard-{index + 1}-of-{shards}]",
+                                           shard=index, shards=shards))
+
+
+class CXPayItem(pytest.Item):
+    """One shard of the conformance suite."""
+
+    def __init__(self, *, shard: int, shards: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shard, self.shards = shard, shards
+        self.result: Any = None
+
+    def runtest(self) -> None:
+        from cxpay_conformance._pytest_support import run_shard
+
+        self.result = run_shard(self.config, self.shard, self.shards)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        from cxpay_conformance._pytest_support import describe_failure
+
+        return describe_failure(self.result, excinfo.value)
+
+    def reportinfo(self) -> tuple[str, int, str]:
+        return "cxpay-conformance", 0, self.name

@@ -1,0 +1,272 @@
+"""The checks: plain functions, each registered under a name users can select or skip.
+
+Each check takes what it needs from one step (the model's prediction, the exchange, the
+objects read back) and raises :class:`~cxpay_conformance.errors.ConformanceFailure` (an
+``AssertionError``) naming itself, so a report says which check failed and a user can
+``--skip-checks`` it. The state machine (:mod:`.machine`) decides when each check runs; this
+module decides what "conformant" means. ``cxpay-conformance run --list-checks`` prints them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+from cxpay_conformance.errors import ConformanceFailure, UsageError
+from cxpay_conformance.model import Violation
+from cxpay_conformance.spec import Rejection
+from cxpay_conformance.suite.adapter import Exchange
+from cxpay_conformance.suite.observed import differences
+from cxpay_conformance.suite.openapi import OpenAPIContract
+from cxpay_conformance.suite.receiver import Delivery
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInfo:
+    """A registered check: its name, what it verifies, and the function that does it."""
+
+    name: str
+    description: str
+    function: Callable[..., None]
+
+
+CHECKS: dict[str, CheckInfo] = {}
+
+
+def check(name: str, description: str) -> Callable[[Callable[P, None]], Callable[P, None]]:
+    """Register a check function under ``name``.
+
+    >>> @check("status", "HTTP status and error code are the predicted ones")
+    ... def status(exchange, expected_status): ...
+    """
+
+    def register(function: Callable[P, None]) -> Callable[P, None]:
+        CHECKS[name] = CheckInfo(name, description, function)
+        return function
+
+    return register
+
+
+def select(checks: Iterable[str] | None, skip: Iterable[str] | None) -> frozenset[str]:
+    """The names of the checks to run, from ``--checks`` and ``--skip-checks``."""
+    chosen = set(CHECKS) if not checks else set(checks)
+    dropped = set(skip or ())
+    unknown = sorted((chosen | dropped) - set(CHECKS))
+    if unknown:
+        raise UsageError(
+            f"unknown check{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}; "
+            f"the checks are: {', '.join(CHECKS)}"
+        )
+    return frozenset(chosen - dropped)
+
+
+def _failure(name: str, message: str, exchange: Exchange | None = None, **fields: Any) -> ConformanceFailure:
+    __tracebackhide__ = True
+    if exchange is not None:
+        fields.setdefault("request", exchange.describe())
+        fields.setdefault("response", json.dumps(exchange.answer, sort_keys=True)[:2000])
+    return ConformanceFailure(message, check=name, **fields)
+
+
+# --- answers ----------------------------------------------------------------------------------
+
+
+@check("status", "HTTP status and error type/code are the ones the spec predicts, "
+                 "including the rejection of events fired where they are not allowed")
+def check_status(exchange: Exchange, *, accepted: bool, rejection: Rejection | None,
+                 state: str | None, event: str) -> None:
+    __tracebackhide__ = True
+    if exchange.status >= 500:
+        raise _failure("status", f"{event}: the implementation failed with {exchange.status}; "
+                       "no request may make it crash (a 5xx is never a conforming answer)",
+                       exchange, event=event, expected="2xx or 4xx", observed=exchange.status)
+    if accepted:
+        if exchange.status != 200:
+            raise _failure("status", f"{event} is allowed in state {state}, so it must succeed (200); "
+                           f"the implementation answered {exchange.status} {exchange.error_code or ''}".rstrip(),
+                           exchange, event=event, expected=200, observed=exchange.status)
+        return
+    assert rejection is not None, f"the spec has no rejection for {event} in {state}"
+    observed = (exchange.status, exchange.error_type, exchange.error_code)
+    expected = (rejection.status, rejection.type, rejection.code)
+    if observed != expected:
+        raise _failure(
+            "status",
+            f"{event} is not allowed in state {state}: the spec expects {rejection.status} "
+            f"{rejection.type}/{rejection.code}, the implementation answered "
+            f"{exchange.status} {exchange.error_type}/{exchange.error_code}",
+            exchange, event=event, expected=expected, observed=observed,
+        )
+
+
+@check("response_body", "the object an accepted event answers with is the predicted one")
+def check_response_body(exchange: Exchange, expected: Mapping[str, Any], *, event: str) -> None:
+    __tracebackhide__ = True
+    found = differences(expected, exchange.answer)
+    if found:
+        raise _failure("response_body", f"{event} answered with an object that differs from the "
+                       f"prediction: {'; '.join(found)}", exchange, event=event,
+                       expected=dict(expected), observed=exchange.answer)
+
+
+@check("openapi", "every answer validates against spec/openapi.yaml")
+def check_openapi(contract: OpenAPIContract, exchange: Exchange) -> None:
+    __tracebackhide__ = True
+    problems = contract.response_problems(exchange.operation_id, exchange.status, exchange.answer)
+    if problems:
+        raise _failure("openapi", f"the {exchange.status} answer of {exchange.operation_id} breaks "
+                       f"spec/openapi.yaml: {'; '.join(problems[:5])}", exchange,
+                       event=exchange.operation_id, expected="a valid answer", observed=problems)
+
+
+# --- objects ----------------------------------------------------------------------------------
+
+
+@check("state", "every object read back equals the model's prediction (status, amounts, currency, "
+                "links, the charges list); after a rejection, nothing changed")
+def check_state(expected: Mapping[str, Mapping[str, Any]], observed: Mapping[str, Any], *,
+                event: str, after_rejection: bool) -> None:
+    __tracebackhide__ = True
+    problems = []
+    for object_id, want in expected.items():
+        found = differences(want, observed.get(object_id), object_id)
+        problems.extend(found)
+    if problems:
+        cause = ("the rejected " if after_rejection else "") + event
+        raise _failure("state", f"after {cause}, objects read back differ from the model: "
+                       f"{'; '.join(problems[:6])}", event=event,
+                       expected={k: dict(v) for k, v in expected.items()},
+                       observed={k: observed.get(k) for k in expected})
+
+
+@check("invariants", "the spec's cross-object invariants hold on the objects read back")
+def check_invariants(violations: Sequence[Violation], *, event: str) -> None:
+    __tracebackhide__ = True
+    if violations:
+        raise _failure("invariants", "; ".join(str(v) for v in violations), event=event,
+                       expected=[v.invariant.name for v in violations], observed=[v.detail for v in violations])
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedEvent:
+    """A webhook the model says an implementation must send."""
+
+    type: str
+    object_id: str
+    snapshot: Mapping[str, Any]
+    step: int
+
+
+@check("signatures", "every webhook delivery carries a valid, fresh CXPay-Signature")
+def check_signatures(deliveries: Sequence[Delivery]) -> None:
+    __tracebackhide__ = True
+    bad = [d for d in deliveries if not d.signature_ok]
+    if bad:
+        sample = bad[0]
+        raise _failure("signatures", f"{len(bad)} webhook deliver{'y' if len(bad) == 1 else 'ies'} "
+                       f"failed verification, e.g. {sample.type} {sample.event_id}: {sample.problem}",
+                       event="webhook", expected="valid signatures",
+                       observed=[d.problem for d in bad[:5]])
+
+
+@check("webhooks", "every expected webhook arrives once per status change, none unexpected, "
+                   "duplicates share an id and a body, and payloads agree with the model")
+def check_webhooks(expected: Sequence[ExpectedEvent], deliveries: Sequence[Delivery],
+                   known_ids: Iterable[str]) -> None:
+    __tracebackhide__ = True
+    known = set(known_ids)
+    ours = [d for d in deliveries if d.object_id in known]
+    by_event: dict[str, list[Delivery]] = defaultdict(list)
+    for delivery in ours:
+        by_event[str(delivery.event_id)].append(delivery)
+    for event_id, copies in by_event.items():
+        bodies = {json.dumps(c.event, sort_keys=True) for c in copies}
+        if len(bodies) > 1:
+            raise _failure("webhooks", f"event {event_id} was delivered {len(copies)} times with "
+                           "different bodies; a redelivery must repeat the same event", event="webhook",
+                           expected="identical duplicates", observed=sorted(bodies)[:2])
+    distinct = {event_id: copies[0] for event_id, copies in by_event.items()}
+    want = Counter((e.type, e.object_id) for e in expected)
+    got = Counter((d.type, d.object_id) for d in distinct.values())
+    missing = want - got
+    extra = got - want
+    if missing:
+        first = next(e for e in expected if (e.type, e.object_id) in missing)
+        raise _failure("webhooks", f"missing webhook{'s' if sum(missing.values()) > 1 else ''}: "
+                       + ", ".join(f"{t} for {o}" + (f" (x{n})" if n > 1 else "") for (t, o), n in missing.items())
+                       + f" (the first was due at step {first.step})", event="webhook",
+                       expected=sorted(map(list, want.elements())), observed=sorted(map(list, got.elements())))
+    if extra:
+        raise _failure("webhooks", "unexpected webhook"
+                       + ("s" if sum(extra.values()) > 1 else "") + ": "
+                       + ", ".join(f"{t} for {o}" + (f" (x{n})" if n > 1 else "") for (t, o), n in extra.items())
+                       + "; each status change must make exactly one event", event="webhook",
+                       expected=sorted(map(list, want.elements())), observed=sorted(map(list, got.elements())))
+    pending: dict[tuple[str, str], list[ExpectedEvent]] = defaultdict(list)
+    for item in expected:
+        pending[(item.type, item.object_id)].append(item)
+    for delivery in sorted(distinct.values(), key=lambda d: d.received_at):
+        candidates = pending[(str(delivery.type), str(delivery.object_id))]
+        data = delivery.event.get("data", {}).get("object") if isinstance(delivery.event, dict) else None
+        matches = [c for c in candidates if not differences(c.snapshot, data)]
+        if not matches:
+            found = differences(candidates[0].snapshot, data, "data.object")
+            raise _failure("webhooks", f"the payload of {delivery.type} {delivery.event_id} differs from "
+                           f"the object right after the change: {'; '.join(found[:5])}", event="webhook",
+                           expected=dict(candidates[0].snapshot), observed=data)
+        candidates.remove(matches[0])
+
+
+# --- probes -----------------------------------------------------------------------------------
+
+
+@check("idempotency", "a replayed request answers the same and does nothing again; "
+                      "the same key with other parameters is refused")
+def check_idempotent_replay(first: Exchange, replay: Exchange) -> None:
+    __tracebackhide__ = True
+    if (replay.status, replay.answer) != (first.status, first.answer):
+        raise _failure("idempotency", "a replay with the same Idempotency-Key and body must answer "
+                       f"exactly as the first request ({first.status}); it answered {replay.status}",
+                       replay, event="replay", expected=first.answer, observed=replay.answer)
+
+
+def check_key_reuse(exchange: Exchange, expected: tuple[int, str, str]) -> None:
+    __tracebackhide__ = True
+    observed = (exchange.status, exchange.error_type, exchange.error_code)
+    if observed != expected:
+        raise _failure("idempotency", "an Idempotency-Key reused with other parameters must be refused "
+                       f"with {expected[0]} {expected[1]}/{expected[2]}; the implementation answered "
+                       f"{observed[0]} {observed[1]}/{observed[2]}", exchange, event="reuse key",
+                       expected=expected, observed=observed)
+
+
+@check("auth", "no key or a wrong key gets 401 with the right code, and changes nothing")
+def check_auth(exchange: Exchange, expected: tuple[int, str, str], *, what: str) -> None:
+    __tracebackhide__ = True
+    observed = (exchange.status, exchange.error_type, exchange.error_code)
+    if observed != expected:
+        raise _failure("auth", f"a request with {what} must be refused with {expected[0]} "
+                       f"{expected[1]}/{expected[2]}; the implementation answered "
+                       f"{observed[0]} {observed[1]}/{observed[2]}", exchange, event="auth",
+                       expected=expected, observed=observed)
+
+
+@check("tenant_isolation", "another merchant's key gets 404 for our objects, exactly as an "
+                           "unknown id, and changes nothing")
+def check_tenant(exchange: Exchange, expected: tuple[int, str, str]) -> None:
+    __tracebackhide__ = True
+    observed = (exchange.status, exchange.error_type, exchange.error_code)
+    if observed != expected:
+        raise _failure("tenant_isolation", "another merchant's key must not see or touch this "
+                       f"merchant's objects ({expected[0]} {expected[2]}, as for an unknown id); "
+                       f"the implementation answered {observed[0]} {observed[2]}", exchange,
+                       event="other merchant", expected=expected, observed=observed)

@@ -1,0 +1,47 @@
+"""The options of a suite run, as one frozen value (the CLI and the pytest plugin build it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: name -> (max_examples, max_steps): how hard each profile tries.
+PROFILES: dict[str, tuple[int, int]] = {
+    "quick": (25, 25),
+    "ci": (100, 40),
+    "thorough": (400, 60),
+}
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    """How to run the suite. ``base_url=None`` means: start the embedded reference server."""
+
+    base_url: str | None = None
+    embedded: bool = False
+    api_key: str | None = None
+    second_api_key: str | None = None
+    spec_path: str | None = None
+    seed: int | None = None
+    profile: str = "ci"
+    max_examples: int | None = None
+    max_steps: int | None = None
+    time_budget: float | None = None
+    checks: tuple[str, ...] = ()
+    skip_checks: tuple[str, ...] = ()
+    webhook_host: str | None = None
+    webhook_port: int = 0
+    webhook_timeout: float = 5.0
+    webhook_grace: float = 0.0
+    settle_timeout: float = 2.0
+    request_timeout: float = 10.0
+    report_dir: str = "cxpay-report"
+    database: str | None = ".hypothesis/cxpay"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def examples(self) -> int:
+        return self.max_examples or PROFILES[self.profile][0]
+
+    @property
+    def steps(self) -> int:
+        return self.max_steps or PROFILES[self.profile][1]

@@ -1,0 +1,101 @@
+"""What one run of the suite shares across its examples: configuration, the implementation's
+adapter, the model's machines, coverage, counters and the story of the latest example."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from cxpay_conformance.errors import ImplementationUnreachable
+
+from cxpay_conformance.model import ObjectMachines
+from cxpay_conformance.spec import Event, Spec
+from cxpay_conformance.suite.adapter import Adapter, Exchange
+from cxpay_conformance.suite.config import SuiteConfig
+from cxpay_conformance.suite.coverage import Coverage
+from cxpay_conformance.suite.openapi import OpenAPIContract
+from cxpay_conformance.suite.receiver import Delivery, WebhookReceiver
+
+if TYPE_CHECKING:
+    from cxpay_conformance.suite.machine import ConformanceMachine
+
+
+@dataclass
+class Step:
+    """One step of a story: who did what, what the spec expected and what was seen."""
+
+    number: int
+    actor: str
+    event: str
+    story: str
+    expected: str
+    observed: str = ""
+    exchange: Exchange | None = None
+
+
+@dataclass(frozen=True)
+class KeyedRequest:
+    """A request sent with an Idempotency-Key, kept so that a probe can replay it."""
+
+    operation_id: str
+    key: str | None
+    body: Any
+    first: Exchange
+    sent_at: int
+    payment: int | None
+
+
+@dataclass
+class SuiteContext:
+    """Everything the generated machines share during one run."""
+
+    spec: Spec
+    contract: OpenAPIContract
+    adapter: Adapter
+    config: SuiteConfig
+    selected: frozenset[str]
+    receiver: WebhookReceiver | None = None
+    coverage: Coverage = field(init=False)
+    machines: ObjectMachines = field(init=False)
+    readers: dict[str, str] = field(init=False)
+    creating: Event = field(init=False)
+    clock_event: Event = field(init=False)
+    examples: int = 0
+    steps: int = 0
+    requests: int = 0
+    checks_run: Counter[str] = field(default_factory=Counter)
+    deliveries_seen: list[Delivery] = field(default_factory=list)
+    current: ConformanceMachine | None = None
+    listener: Callable[[SuiteContext], None] | None = None
+    fatal: ImplementationUnreachable | None = None
+
+    def __post_init__(self) -> None:
+        self.coverage = Coverage(self.spec)
+        self.machines = ObjectMachines(self.spec)
+        self.readers = self.contract.readers(list(self.spec.objects))
+        self.creating = next(e for e in self.spec.events.values() if e.creates)
+        self.clock_event = next(e for e in self.spec.events.values() if e.due is not None)
+
+    def begin_example(self, machine: ConformanceMachine) -> None:
+        self.examples += 1
+        self.current = machine
+        self.notify()
+
+    def notify(self) -> None:
+        """Tell the listener (a progress bar) that the counters moved."""
+        if self.listener is not None:
+            self.listener(self)
+
+    def end_example(self, machine: ConformanceMachine) -> None:
+        return
+
+    @staticmethod
+    def clock() -> float:
+        return time.monotonic()
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        time.sleep(seconds)

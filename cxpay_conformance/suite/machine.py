@@ -1,0 +1,463 @@
+"""The Hypothesis state machine, generated from the spec.
+
+:func:`build_machine` makes a ``RuleBasedStateMachine`` with a rule for every event of the
+spec (whoever its actor: merchant, customer, network; the clock has its own rule), plus
+probes for idempotency, auth and tenant isolation. Payments live in a Bundle so that steps
+of several payments interleave. Every step is performed on the implementation through the
+adapter and predicted by the model (:class:`~cxpay_conformance.model.World`); the checks of
+:mod:`.checks` compare the two. No state or event name of the spec appears here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis import target
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, precondition, rule
+
+from cxpay_conformance.errors import ConformanceFailure, ImplementationUnreachable
+from cxpay_conformance.model import Outcome, World, check_changes, check_invariants
+from cxpay_conformance.spec import Event, Rejection
+from cxpay_conformance.suite import checks
+from cxpay_conformance.suite.adapter import USE_DEFAULT_KEY, Exchange
+from cxpay_conformance.suite.context import KeyedRequest, Step, SuiteContext
+from cxpay_conformance.suite.observed import ObservedGraph, differences
+from cxpay_conformance.suite.requests import body_for, create_bodies, mutated
+
+
+class ConformanceMachine(RuleBasedStateMachine):
+    """The shared behaviour of every generated machine; :func:`build_machine` adds the rules."""
+
+    ctx: SuiteContext
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.world = World(self.ctx.spec, machines=self.ctx.machines)
+        self.synced = False
+        self.ids: dict[str, str] = {}
+        self.keys: dict[str, str] = {}
+        self.steps: list[Step] = []
+        self.exchanges: list[Exchange] = []
+        self.expected_events: list[checks.ExpectedEvent] = []
+        self.keyed: list[KeyedRequest] = []
+        self.hits: set[int] = set()
+        self.failed = False
+        self.nonce = uuid.uuid4().hex[:12]
+        self.ctx.begin_example(self)
+
+    # --- talking to the implementation ------------------------------------------------------
+
+    def perform(self, operation_id: str, key: str | None, body: Any = None, *,
+                api_key: Any = USE_DEFAULT_KEY, keyed: bool = False,
+                idempotency_key: str | None = None) -> Exchange:
+        if keyed and idempotency_key is None:
+            idempotency_key = f"cxpay-{self.nonce}-{len(self.exchanges)}"
+        object_id = self.ids.get(key, f"<{key}: never created>") if key is not None else None
+        if self.ctx.fatal is not None:  # don't wait on a dead implementation while shrinking
+            raise self.ctx.fatal
+        try:
+            exchange = self.ctx.adapter.perform(operation_id, object_id, body, api_key=api_key,
+                                                idempotency_key=idempotency_key)
+        except ImplementationUnreachable as exc:
+            self.ctx.fatal = exc
+            raise
+        self.exchanges.append(exchange)
+        self.ctx.requests += 1
+        if exchange.status >= 500:
+            self.run("status", exchange, accepted=True, rejection=None, state=None,
+                     event=self.steps[-1].event if self.steps else operation_id)
+        self.run("openapi", self.ctx.contract, exchange)
+        return exchange
+
+    def run(self, name: str, *args: Any, **kwargs: Any) -> None:
+        """Run check ``name`` if the user selected it."""
+        __tracebackhide__ = True
+        if name not in self.ctx.selected:
+            return
+        self.ctx.checks_run[name] += 1
+        try:
+            checks.CHECKS[name].function(*args, **kwargs)
+        except ConformanceFailure as failure:
+            self.failed = True
+            failure.step = len(self.steps)
+            if self.steps:
+                self.steps[-1].observed = f"FAILED [{name}]: {failure}"
+            raise
+
+    # --- wire <-> model --------------------------------------------------------------------
+
+    def wire(self, snapshot: Mapping[str, Any], type_: str) -> dict[str, Any]:
+        """A model snapshot as the wire should show it: model keys replaced by real ids."""
+        def real(value: Any) -> Any:
+            if isinstance(value, list):
+                return [real(v) for v in value]
+            if isinstance(value, str) and value in self.world.objects:
+                return self.ids.get(value, f"<{value}: not created by the implementation>")
+            return value
+
+        links = {link.field for link in self.ctx.spec.objects[type_].links.values()} | {"id"}
+        return {k: (real(v) if k in links else v) for k, v in snapshot.items()} | {"object": type_}
+
+    def expected(self, key: str) -> dict[str, Any]:
+        obj = self.world.objects[key]
+        return self.wire(self.world.snapshot(key), obj.type)
+
+    def bind(self, key: str, object_id: Any) -> None:
+        if key in self.ids or not isinstance(object_id, str):
+            return
+        if object_id in self.keys:
+            raise checks._failure("state", f"the implementation gave {object_id} to two objects "
+                                  f"({self.keys[object_id]} and {key}); ids must be unique",
+                                  event=self.steps[-1].event if self.steps else "", expected="distinct ids",
+                                  observed=object_id)
+        self.ids[key] = object_id
+        self.keys[object_id] = key
+
+    def observe(self, payment: int) -> dict[str, Any]:
+        """Read back every object of ``payment``, binding the ids of new ones on the way."""
+        spec = self.ctx.spec
+        queue = [self.world.root_of(payment).key]
+        observed: dict[str, Any] = {}
+        while queue:
+            key = queue.pop(0)
+            obj = self.world.objects[key]
+            if key not in self.ids:
+                continue
+            exchange = self.perform(self.ctx.readers[obj.type], key)
+            observed[self.ids[key]] = exchange.answer if exchange.status == 200 else None
+            if exchange.status != 200:
+                continue
+            snapshot = self.world.snapshot(key)
+            for link in spec.objects[obj.type].links.values():
+                if link.kind not in ("owns_one", "owns_many"):
+                    continue
+                mine, theirs = snapshot.get(link.field), exchange.answer.get(link.field)
+                pairs = (zip(mine, theirs, strict=False) if isinstance(mine, list) and isinstance(theirs, list)
+                         else [(mine, theirs)] if isinstance(mine, str) else [])
+                for child, child_id in pairs:
+                    self.bind(child, child_id)
+                queue.extend(mine if isinstance(mine, list) else [mine] if mine else [])
+        return observed
+
+    def verify_payments(self, payments: set[int], event: str, *, after_rejection: bool = False) -> None:
+        """Read back ``payments`` (polling a while for asynchronous implementations) and check them."""
+        deadline = self.ctx.clock() + self.ctx.config.settle_timeout
+        while True:
+            observed: dict[str, Any] = {}
+            for payment in sorted(payments):
+                observed.update(self.observe(payment))
+            want = {self.ids.get(o.key, o.key): self.expected(o.key)
+                    for p in payments for o in self.world.payment_objects(p)}
+            mismatch = any(differences(w, observed.get(i)) for i, w in want.items())
+            if not mismatch or self.ctx.clock() >= deadline:
+                break
+            self.ctx.sleep(0.05)
+        self.run("state", want, observed, event=event, after_rejection=after_rejection)
+        types = {self.ids[o.key]: o.type for p in payments for o in self.world.payment_objects(p)
+                 if o.key in self.ids}
+        present = {i: v for i, v in observed.items() if isinstance(v, dict)}
+        graph = ObservedGraph(self.ctx.spec, present, types)
+        for payment in sorted(payments):
+            root = self.ids.get(self.world.root_of(payment).key)
+            if root in present:
+                self.run("invariants", check_invariants(self.ctx.spec, graph, root), event=event)
+
+    # --- recording ----------------------------------------------------------------------------
+
+    def record(self, outcome: Outcome, snapshots: Mapping[str, Mapping[str, Any]]) -> None:
+        """Coverage and expected webhooks of one model outcome."""
+        coverage = self.ctx.coverage
+        if outcome.accepted and outcome.transition is not None:
+            coverage.transition(outcome.transition.index)
+            self.hits.add(outcome.transition.index)
+        elif not outcome.accepted and outcome.state is not None:
+            coverage.rejection(outcome.event, outcome.state)
+        for change in outcome.changes:
+            coverage.state(change.type, change.to_state)
+            if change.emits:
+                self.expected_events.append(checks.ExpectedEvent(
+                    change.emits, self.ids.get(change.key, change.key), snapshots[change.key], len(self.steps)))
+        broken = check_changes(self.ctx.spec, outcome.changes)
+        if broken:  # the model itself left a terminal state: a spec bug, which lint reports
+            raise AssertionError("; ".join(map(str, broken)))
+
+    def begin(self, actor: str, event: str, story: str, expected: str) -> Step:
+        step = Step(len(self.steps) + 1, actor, event, story, expected)
+        self.steps.append(step)
+        self.ctx.steps += 1
+        self.ctx.notify()
+        return step
+
+    # --- the steps every generated rule calls -------------------------------------------------
+
+    def create_payment(self, body: dict[str, Any]) -> int:
+        spec, event = self.ctx.spec, self.ctx.creating
+        step = self.begin(event.actor, event.name, f"{event.actor}: {event.name} {_brief(body)}",
+                          "accepted (200)")
+        exchange = self.perform(event.operation, None, body, keyed=True)
+        step.exchange = exchange
+        if not self.synced and exchange.status == 200 and isinstance(exchange.answer.get("created"), int):
+            self.world.now, self.synced = exchange.answer["created"], True
+        outcome = self.world.create(body)
+        root = self.world.objects[outcome.target or ""]
+        self.run("status", exchange, accepted=True, rejection=None, state=None, event=event.name)
+        self.bind(root.key, exchange.answer.get("id"))
+        self.verify_payments({root.payment}, event.name)
+        self.record(outcome, {c.key: self.expected(c.key) for c in outcome.changes})
+        self.run("response_body", exchange, self.expected(root.key), event=event.name)
+        step.observed = f"{exchange.status} {root.type} {exchange.answer.get('status')}"
+        self.keyed.append(KeyedRequest(event.operation, None, body, exchange, self.world.now, root.payment))
+        _ = spec
+        return root.payment
+
+    def fire_event(self, event: Event, key: str, params: dict[str, Any]) -> None:
+        subject = self.world.subject(event.name, key)
+        before = subject.state
+        body = body_for(self.ctx.spec, self.ctx.contract, event, params)
+        story = f"{event.actor}: {event.name} {self.ids.get(key, key)}{_brief(params, lead=' with ')}"
+        step = self.begin(event.actor, event.name, story, "")
+        exchange = self.perform(event.operation, key, body, keyed=True)
+        step.exchange = exchange
+        outcome = self.world.fire(event.name, key, params)
+        step.expected = (f"{subject.type} {before} -> " + ", ".join(
+            f"{c.type} {c.to_state}" for c in outcome.changes) if outcome.accepted
+            else _rejection_words(outcome.rejection, before))
+        step.observed = f"{exchange.status} {exchange.error_code or exchange.answer.get('status', '')}"
+        self.record(outcome, {c.key: self.expected(c.key) for c in outcome.changes})
+        self.run("status", exchange, accepted=outcome.accepted, rejection=outcome.rejection,
+                 state=before, event=event.name)
+        if outcome.accepted:
+            self.run("response_body", exchange, self.expected(subject.key), event=event.name)
+        self.keyed.append(KeyedRequest(event.operation, key, body, exchange, self.world.now, subject.payment))
+        self.verify_payments({subject.payment}, event.name, after_rejection=not outcome.accepted)
+
+    def advance_clock(self, seconds: int) -> None:
+        clock_event = self.ctx.clock_event
+        step = self.begin("clock", "advance", f"clock: advance {seconds} s", "")
+        body = body_for(self.ctx.spec, self.ctx.contract, clock_event, {}, amount=seconds)
+        exchange = self.perform(clock_event.operation, None, body, keyed=True)
+        step.exchange = exchange
+        changed: set[int] = set()
+        start = self.world.now
+
+        def after_each(outcome: Outcome) -> None:
+            self.record(outcome, {c.key: self.expected(c.key) for c in outcome.changes})
+            changed.update(self.world.objects[c.key].payment for c in outcome.changes)
+
+        outcomes = self.world.advance(seconds, after_each)
+        step.expected = "; ".join(f"{o.event} {self.ids.get(o.target or '', o.target)}" for o in outcomes) \
+            or "nothing falls due"
+        step.observed = f"{exchange.status}"
+        self.run("status", exchange, accepted=True, rejection=None, state=None, event="advance")
+        self.run("response_body", exchange, {"now": start + seconds}, event="advance")
+        self.keyed.append(KeyedRequest(clock_event.operation, None, body, exchange, start, None))
+        if changed:
+            self.verify_payments(changed, "advance")
+
+    # --- probes -------------------------------------------------------------------------------
+
+    def replay(self, request: KeyedRequest) -> None:
+        step = self.begin("merchant", "replay", f"merchant: replay {request.first.describe()}",
+                          f"the first answer again ({request.first.status})")
+        replay = self.perform(request.operation_id, request.key, request.body,
+                              idempotency_key=request.first.headers.get("Idempotency-Key"))
+        step.exchange = replay
+        step.observed = f"{replay.status}"
+        self.run("idempotency", request.first, replay)
+        self.verify_payments(self._all_payments(), "replay", after_rejection=True)
+
+    def reuse_key(self, request: KeyedRequest, body: dict[str, Any]) -> None:
+        rejection = self.ctx.spec.protocol.key_reused
+        step = self.begin("merchant", "reuse key", f"merchant: reuse the key of {request.first.describe()} "
+                          f"with {_brief(body)}", _rejection_words(rejection, None))
+        exchange = self.perform(request.operation_id, request.key, body,
+                                idempotency_key=request.first.headers.get("Idempotency-Key"))
+        step.exchange = exchange
+        step.observed = f"{exchange.status} {exchange.error_code or ''}"
+        if "idempotency" in self.ctx.selected:
+            self.ctx.checks_run["idempotency"] += 1
+            try:
+                checks.check_key_reuse(exchange, (rejection.status, rejection.type, rejection.code))
+            except ConformanceFailure:
+                self.failed = True
+                raise
+        self.verify_payments(self._all_payments(), "reuse key", after_rejection=True)
+
+    def probe(self, check: str, key: str, event: Event | None, params: dict[str, Any],
+              api_key: str | None, rejection: Rejection, what: str) -> None:
+        obj = self.world.objects[key]
+        action = event.name if event else "read"
+        step = self.begin("merchant", check, f"{what}: {action} {self.ids.get(key, key)}",
+                          _rejection_words(rejection, None))
+        if event is None:
+            exchange = self.perform(self.ctx.readers[obj.type], key, api_key=api_key)
+        else:
+            body = body_for(self.ctx.spec, self.ctx.contract, event, params)
+            exchange = self.perform(event.operation, key, body, api_key=api_key)
+        step.exchange = exchange
+        step.observed = f"{exchange.status} {exchange.error_code or ''}"
+        expected = (rejection.status, rejection.type, rejection.code)
+        if check == "auth":
+            self.run("auth", exchange, expected, what=what)
+        else:
+            self.run("tenant_isolation", exchange, expected)
+        self.verify_payments({obj.payment}, action, after_rejection=True)
+
+    def _all_payments(self) -> set[int]:
+        return set(self.world.payments)
+
+    def teardown(self) -> None:
+        self.ctx.end_example(self)
+        if self.failed:
+            return
+        if not self.steps:
+            return
+        target(float(len(self.hits)), label="distinct transitions in one example")
+        receiver = self.ctx.receiver
+        if receiver is None or not ({"webhooks", "signatures"} & self.ctx.selected):
+            return
+        wanted = [(e.type, e.object_id) for e in self.expected_events]
+        ours = set(self.ids.values())
+
+        def arrived(deliveries: list[Any]) -> bool:
+            got = {(d.type, d.object_id) for d in deliveries if d.object_id in ours}
+            return all(w in got for w in wanted)
+
+        receiver.wait_for(arrived, self.ctx.config.webhook_timeout)
+        if self.ctx.config.webhook_grace:
+            self.ctx.sleep(self.ctx.config.webhook_grace)
+        deliveries = [d for d in receiver.deliveries() if d.object_id in ours]
+        step = self.begin("network", "webhooks", "quiescence: compare the webhooks received",
+                          f"{len(self.expected_events)} events")
+        step.observed = f"{len({d.event_id for d in deliveries})} distinct events, {len(deliveries)} deliveries"
+        self.ctx.deliveries_seen.extend(deliveries)
+        self.run("signatures", deliveries)
+        self.run("webhooks", self.expected_events, deliveries, ours)
+
+
+def build_machine(ctx: SuiteContext) -> type[ConformanceMachine]:
+    """A state machine class for ``ctx``: one rule per event of the spec, and the probes."""
+    spec = ctx.spec
+    payments = Bundle("payments")
+    namespace: dict[str, Any] = {"ctx": ctx}
+
+    @rule(target=payments, body=create_bodies(spec, ctx.contract))
+    def create(self: ConformanceMachine, body: dict[str, Any]) -> int:
+        return self.create_payment(body)
+
+    namespace[ctx.creating.name] = create
+
+    for event in spec.events.values():
+        if event.creates or event.due is not None:
+            continue
+        namespace[event.name] = _event_rule(ctx, event, payments)
+
+    @precondition(lambda self: bool(self.world.objects))
+    @rule(data=st.data())
+    def advance_clock(self: ConformanceMachine, data: st.DataObject) -> None:
+        now = self.world.now
+        options = {1, *ctx.spec.clock.values()}
+        for when, _event, _key in self.world.due():
+            options.update(when - now + d for d in (-1, 0, 1))
+        self.advance_clock(data.draw(st.sampled_from(sorted(o for o in options if o >= 1)), label="seconds"))
+
+    namespace["advance_clock"] = advance_clock
+
+    def replayable(self: ConformanceMachine) -> list[KeyedRequest]:
+        window = spec.protocol.idempotency_window
+        return [r for r in self.keyed if self.world.now - r.sent_at < window]
+
+    @precondition(lambda self: "idempotency" in self.ctx.selected and bool(replayable(self)))
+    @rule(data=st.data())
+    def replay_request(self: ConformanceMachine, data: st.DataObject) -> None:
+        self.replay(data.draw(st.sampled_from(replayable(self)), label="request"))
+
+    @precondition(lambda self: "idempotency" in self.ctx.selected
+                  and any(mutated(spec, r.body) for r in replayable(self)))
+    @rule(data=st.data())
+    def reuse_idempotency_key(self: ConformanceMachine, data: st.DataObject) -> None:
+        request = data.draw(st.sampled_from([r for r in replayable(self) if mutated(spec, r.body)]),
+                            label="request")
+        self.reuse_key(request, mutated(spec, request.body) or {})
+
+    @precondition(lambda self: "auth" in self.ctx.selected and bool(self.ids))
+    @rule(data=st.data(), missing=st.booleans())
+    def without_valid_key(self: ConformanceMachine, data: st.DataObject, missing: bool) -> None:
+        key, event, params = _draw_target(self, data)
+        rejection = spec.protocol.missing_key if missing else spec.protocol.invalid_key
+        fake = None if missing else f"sk_test_not_a_merchant_{self.nonce}"
+        self.probe("auth", key, event, params, fake, rejection, "no API key" if missing else "an unknown API key")
+
+    @precondition(lambda self: "tenant_isolation" in self.ctx.selected and ctx.config.second_api_key is not None
+                  and bool(self.ids))
+    @rule(data=st.data())
+    def as_other_merchant(self: ConformanceMachine, data: st.DataObject) -> None:
+        key, event, params = _draw_target(self, data)
+        self.probe("tenant_isolation", key, event, params, ctx.config.second_api_key,
+                   spec.protocol.unknown_object, "another merchant's key")
+
+    namespace.update(replay_request=replay_request, reuse_idempotency_key=reuse_idempotency_key,
+                     without_valid_key=without_valid_key, as_other_merchant=as_other_merchant)
+    return type("CXPayConformance", (ConformanceMachine,), namespace)
+
+
+def _event_rule(ctx: SuiteContext, event: Event, payments: Bundle[int]) -> Callable[..., None]:
+    """The rule that fires ``event`` on an object of the type it addresses."""
+    params = _params_strategy(ctx, event)
+
+    if event.target == ctx.spec.root.name:
+        @rule(payment=payments, params=params)
+        def on_root(self: ConformanceMachine, payment: int, params: dict[str, Any]) -> None:
+            self.fire_event(event, self.world.root_of(payment).key, params)
+
+        on_root.__name__ = event.name
+        return on_root
+
+    def has_target(self: ConformanceMachine) -> bool:
+        return any(o.type == event.target and o.key in self.ids for o in self.world)
+
+    @precondition(has_target)
+    @rule(data=st.data(), params=params)
+    def on_object(self: ConformanceMachine, data: st.DataObject, params: dict[str, Any]) -> None:
+        keys = [o.key for o in self.world if o.type == event.target and o.key in self.ids]
+        self.fire_event(event, data.draw(st.sampled_from(keys), label=event.target), params)
+
+    on_object.__name__ = event.name
+    return on_object
+
+
+def _params_strategy(ctx: SuiteContext, event: Event) -> st.SearchStrategy[dict[str, Any]]:
+    spec = ctx.spec
+    fields: dict[str, st.SearchStrategy[Any]] = {
+        name: st.sampled_from(values) for name, values in event.parameters.items()
+    }
+    if event.card == "parameter":
+        fields[spec.cards.parameter] = st.sampled_from(sorted(spec.cards.numbers))
+    return st.fixed_dictionaries(fields)
+
+
+def _draw_target(self: ConformanceMachine, data: st.DataObject) -> tuple[str, Event | None, dict[str, Any]]:
+    """An object to probe, and either an event to fire on it or None for a read."""
+    key = data.draw(st.sampled_from(sorted(self.ids)), label="object")
+    obj = self.world.objects[key]
+    events = [e for e in self.ctx.spec.events.values()
+              if e.target == obj.type and not e.creates and e.due is None]
+    event = data.draw(st.none() | st.sampled_from(events), label="event") if events else None
+    params = data.draw(_params_strategy(self.ctx, event), label="params") if event else {}
+    return key, event, params
+
+
+def _brief(params: Mapping[str, Any], lead: str = "") -> str:
+    if not params:
+        return ""
+    return lead + ", ".join(f"{k}={v}" for k, v in params.items())
+
+
+def _rejection_words(rejection: Rejection | None, state: str | None) -> str:
+    if rejection is None:
+        return "rejected"
+    where = f" (it is {state})" if state else ""
+    return f"rejected: {rejection.status} {rejection.type}/{rejection.code}{where}"

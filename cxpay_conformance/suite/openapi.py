@@ -1,0 +1,171 @@
+"""The wire contract as the suite reads it from ``spec/openapi.yaml``.
+
+Which HTTP method and path perform an operation, what a request body may hold (so the suite
+can generate valid ones), and whether an answer matches the schema documented for its
+operation and status. Everything here is read from the OpenAPI document; nothing is spelt
+out in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from cxpay_conformance.errors import SpecError, SpecProblem, Location
+
+_DOC_URI = "urn:cxpay:openapi"
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One operation of the contract: how to call it and what it may answer."""
+
+    operation_id: str
+    method: str
+    path: str
+    request_schema: dict[str, Any] | None
+    responses: dict[str, dict[str, Any] | None]
+
+    def url_path(self, object_id: str | None) -> str:
+        """The path with its ``{id}`` filled in."""
+        return self.path.replace("{id}", object_id) if object_id is not None else self.path
+
+
+class OpenAPIContract:
+    """The operations of an OpenAPI document, and a validator for its answers.
+
+    >>> contract = OpenAPIContract.load("spec/openapi.yaml")
+    >>> contract.operations["getCharge"].path
+    '/charges/{id}'
+    """
+
+    def __init__(self, document: dict[str, Any], path: str) -> None:
+        self.document = document
+        self.path = path
+        self.operations: dict[str, Operation] = {}
+        for template, item in (document.get("paths") or {}).items():
+            for method, op in (item or {}).items():
+                if not isinstance(op, dict) or "operationId" not in op:
+                    continue
+                body = (((op.get("requestBody") or {}).get("content") or {})
+                        .get("application/json") or {}).get("schema")
+                responses = {
+                    status: (((self._deref(answer).get("content") or {})
+                              .get("application/json") or {}).get("schema"))
+                    for status, answer in (op.get("responses") or {}).items()
+                }
+                self.operations[op["operationId"]] = Operation(
+                    op["operationId"], method.upper(), template, body, responses
+                )
+
+    def readers(self, object_types: list[str]) -> dict[str, str]:
+        """For each object type, the GET operation that reads one by id.
+
+        Found from the document: a GET on a path with ``{id}`` whose 200 answer's ``object``
+        property is the type's name.
+        """
+        found: dict[str, str] = {}
+        for operation in self.operations.values():
+            if operation.method != "GET" or "{id}" not in operation.path:
+                continue
+            schema = self._deref(operation.responses.get("200") or {})
+            const = self._deref((schema.get("properties") or {}).get("object", {})).get("const")
+            if const in object_types:
+                found.setdefault(const, operation.operation_id)
+        missing = [t for t in object_types if t not in found]
+        if missing:
+            raise SpecError([SpecProblem(Location(self.path, 1, 1),
+                                         f"no GET operation reads {', '.join(missing)} by id",
+                                         "add GET /<objects>/{id} answering the object, with `object` as a const")])
+        return found
+
+    @classmethod
+    def load(cls, path: str | Path) -> OpenAPIContract:
+        try:
+            document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise SpecError([SpecProblem(Location(str(path), 1, 1),
+                                         f"the OpenAPI document cannot be read: {exc}",
+                                         "point the spec's `openapi:` at a readable openapi.yaml")]) from None
+        return cls(document, str(path))
+
+    def _deref(self, node: Any) -> dict[str, Any]:
+        while isinstance(node, dict) and "$ref" in node:
+            node = self._pointer(node["$ref"])
+        return node if isinstance(node, dict) else {}
+
+    def _pointer(self, ref: str) -> Any:
+        node: Any = self.document
+        for part in ref.removeprefix("#/").split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        return node
+
+    @cached_property
+    def _registry(self) -> Registry:
+        resource = Resource.from_contents(self.document, default_specification=DRAFT202012)
+        return Registry().with_resource(_DOC_URI, resource)
+
+    def validator(self, schema: dict[str, Any]) -> jsonschema.Draft202012Validator:
+        """A validator for ``schema``, whose ``#/components/...`` refs resolve in this document."""
+        return jsonschema.Draft202012Validator(
+            _anchored(schema), registry=self._registry, format_checker=jsonschema.FormatChecker()
+        )
+
+    def response_problems(self, operation_id: str, status: int, body: Any) -> list[str]:
+        """Why ``body`` is not a valid ``status`` answer of the operation; empty when it is."""
+        operation = self.operations[operation_id]
+        schema = operation.responses.get(str(status))
+        if str(status) not in operation.responses:
+            family = f"{str(status)[0]}XX"
+            if family not in operation.responses and "default" not in operation.responses:
+                documented = ", ".join(sorted(operation.responses))
+                return [f"status {status} is not documented for {operation_id} (documented: {documented})"]
+            schema = operation.responses.get(family) or operation.responses.get("default")
+        if schema is None:
+            return []
+        validator = self._validators.get((operation_id, str(status)))
+        if validator is None:
+            validator = self.validator(schema)
+            self._validators[(operation_id, str(status))] = validator
+        return [
+            f"{'/'.join(str(p) for p in error.absolute_path) or '(body)'}: {error.message}"
+            for error in validator.iter_errors(body)
+        ]
+
+    @cached_property
+    def _validators(self) -> dict[tuple[str, str], jsonschema.Draft202012Validator]:
+        return {}
+
+    def resolved(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """``schema`` with every local ``$ref`` inlined (for tools that want a self-contained schema)."""
+        def walk(node: Any) -> Any:
+            if isinstance(node, dict):
+                if "$ref" in node:
+                    extra = {k: v for k, v in node.items() if k != "$ref"}
+                    return walk({**self._pointer(node["$ref"]), **extra})
+                return {k: walk(v) for k, v in node.items()}
+            if isinstance(node, list):
+                return [walk(v) for v in node]
+            return node
+
+        result: dict[str, Any] = walk(schema)
+        return result
+
+
+def _anchored(node: Any) -> Any:
+    """``node`` with its document-local refs (``#/components/...``) made absolute."""
+    if isinstance(node, dict):
+        return {
+            k: (_DOC_URI + v if k == "$ref" and isinstance(v, str) and v.startswith("#") else _anchored(v))
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_anchored(v) for v in node]
+    return node

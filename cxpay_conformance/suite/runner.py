@@ -1,0 +1,217 @@
+"""The engine both front ends call: run the suite against one implementation, return a result.
+
+:func:`run_suite` loads the spec, opens the adapter and the webhook receiver, registers the
+receiver as a webhook endpoint, and runs the generated state machine with Hypothesis
+(seeded, with the example database, in batches when a time budget is set). It never prints:
+the CLI and the pytest plugin render the :class:`SuiteResult` their own way.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.errors import FlakyFailure
+from hypothesis.reporting import with_reporter
+from hypothesis.stateful import get_state_machine_test
+
+from cxpay_conformance.errors import ConformanceFailure, ImplementationUnreachable, UsageError
+from cxpay_conformance.spec import Spec, load_spec
+from cxpay_conformance.suite import checks
+from cxpay_conformance.suite.adapter import Adapter, Exchange
+from cxpay_conformance.suite.config import PROFILES, SuiteConfig
+from cxpay_conformance.suite.context import Step, SuiteContext
+from cxpay_conformance.suite.coverage import Coverage
+from cxpay_conformance.suite.http_adapter import HttpAdapter
+from cxpay_conformance.suite.machine import build_machine
+from cxpay_conformance.suite.openapi import OpenAPIContract
+from cxpay_conformance.suite.receiver import Delivery, WebhookReceiver
+
+#: Examples per Hypothesis run when a time budget splits the work into batches.
+BATCH = 10
+
+
+@dataclass
+class SuiteResult:
+    """The outcome of one run; ``failure`` is None when the implementation conformed."""
+
+    spec: Spec
+    config: SuiteConfig
+    seed: int
+    replay: str
+    examples: int
+    steps: int
+    requests: int
+    duration: float
+    coverage: Coverage
+    checks_run: dict[str, int]
+    failure: ConformanceFailure | None = None
+    story: list[Step] = field(default_factory=list)
+    flaky: bool = False
+    hypothesis_output: list[str] = field(default_factory=list)
+    exchanges: list[Exchange] = field(default_factory=list)
+    ids: dict[str, str] = field(default_factory=dict)
+    webhook_timeline: list[Delivery] = field(default_factory=list)
+
+    @property
+    def conformant(self) -> bool:
+        return self.failure is None
+
+
+def run_suite(
+    config: SuiteConfig,
+    *,
+    adapter: Adapter | None = None,
+    listener: Callable[[SuiteContext], None] | None = None,
+) -> SuiteResult:
+    """Run the conformance suite as ``config`` says, against ``config.base_url`` or ``adapter``.
+
+    >>> result = run_suite(SuiteConfig(base_url="http://127.0.0.1:8000", api_key="sk_test_..."))
+    >>> result.conformant
+    True
+    """
+    if config.profile not in PROFILES:
+        raise UsageError(f"unknown profile {config.profile!r}; use one of: {', '.join(PROFILES)}")
+    spec = load_spec(config.spec_path)
+    contract = OpenAPIContract.load(spec.openapi_path)
+    selected = checks.select(config.checks, config.skip_checks)
+    seed = config.seed if config.seed is not None else random.SystemRandom().randrange(2**32)
+    if adapter is None:
+        if not config.base_url or not config.api_key:
+            raise UsageError("give --base-url and --api-key, or neither to test the embedded reference server")
+        labels = {config.second_api_key: "second merchant"} if config.second_api_key else {}
+        adapter = HttpAdapter(config.base_url, config.api_key, contract,
+                              timeout=config.request_timeout, key_labels=labels)
+    started = time.monotonic()
+    with _receiver(config, selected) as receiver:
+        ctx = SuiteContext(spec, contract, adapter, config, selected, receiver)
+        ctx.listener = listener
+        endpoint = None
+        timeline: list[Delivery] = []
+        try:
+            endpoint = _register(ctx) if receiver is not None else None
+            failure, flaky, replay, output = _explore(ctx, seed)
+        except ConformanceFailure as setup_failure:
+            failure, flaky, replay, output = setup_failure, False, f"--seed {seed}", []
+            if failure is not None and ctx.current is not None and receiver is not None:
+                ours = set(ctx.current.ids.values())
+                timeline = [d for d in receiver.deliveries() if d.object_id in ours]
+        finally:
+            if endpoint is not None:
+                _unregister(ctx, endpoint)
+            adapter.close()
+    last = ctx.current if failure is not None else None
+    return SuiteResult(
+        spec=spec, config=config, seed=seed, replay=replay, examples=ctx.examples,
+        steps=ctx.steps, requests=ctx.requests, duration=time.monotonic() - started,
+        coverage=ctx.coverage, checks_run=dict(ctx.checks_run), failure=failure,
+        story=list(ctx.current.steps) if failure and ctx.current else [], flaky=flaky,
+        hypothesis_output=output,
+        exchanges=list(last.exchanges) if last else [],
+        ids=dict(last.ids) if last else {},
+        webhook_timeline=timeline,
+    )
+
+
+def _explore(ctx: SuiteContext, seed: int) -> tuple[ConformanceFailure | None, bool, str, list[str]]:
+    """Run Hypothesis: one seeded run, or seeded batches until the time budget is spent."""
+    config = ctx.config
+    machine = build_machine(ctx)
+    budget = config.time_budget
+    deadline = time.monotonic() + budget if budget else None
+    total = config.examples
+    batch_seed, batch_size, ran, index = seed, total, 0, 0
+    output: list[str] = []
+    while ran < total:
+        if deadline is not None:
+            batch_size = min(BATCH, total - ran)
+            batch_seed = seed if index == 0 else random.Random(f"{seed}:{index}").randrange(2**32)
+        test = get_state_machine_test(machine, settings=_settings(config, batch_size))
+        hypothesis_seed(batch_seed)(test)
+        replay = f"--seed {batch_seed} --max-examples {batch_size} --max-steps {config.steps}"
+        try:
+            with with_reporter(output.append):
+                test()
+        except ImplementationUnreachable:
+            raise
+        except FlakyFailure as group:
+            failure = _first_failure(group)
+            if failure is None:
+                raise
+            return failure, True, replay, output
+        except ConformanceFailure as failure:
+            return failure, False, replay, output
+        ran += batch_size
+        index += 1
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+    return None, False, f"--seed {seed} --max-examples {total} --max-steps {config.steps}", output
+
+
+def _settings(config: SuiteConfig, examples: int) -> settings:
+    database = DirectoryBasedExampleDatabase(config.database) if config.database else None
+    return settings(
+        max_examples=examples,
+        stateful_step_count=config.steps,
+        deadline=None,
+        database=database,
+        derandomize=False,
+        print_blob=False,
+        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                               HealthCheck.data_too_large],
+        report_multiple_bugs=False,
+    )
+
+
+def _first_failure(group: BaseException) -> ConformanceFailure | None:
+    if isinstance(group, ConformanceFailure):
+        return group
+    for inner in getattr(group, "exceptions", ()):
+        found = _first_failure(inner)
+        if found is not None:
+            return found
+    return None
+
+
+@contextmanager
+def _receiver(config: SuiteConfig, selected: frozenset[str]) -> Iterator[WebhookReceiver | None]:
+    if not ({"webhooks", "signatures"} & selected):
+        yield None
+        return
+    bind = "127.0.0.1" if config.webhook_host in (None, "127.0.0.1", "localhost") else "0.0.0.0"  # noqa: S104
+    try:
+        receiver = WebhookReceiver(bind, config.webhook_port, public_host=config.webhook_host)
+    except OSError as exc:
+        raise UsageError(f"cannot start the webhook receiver on {bind}:{config.webhook_port}: {exc}; "
+                         "choose another --webhook-port") from None
+    with receiver:
+        yield receiver
+
+
+def _register(ctx: SuiteContext) -> str:
+    assert ctx.receiver is not None
+    exchange = ctx.adapter.perform("createWebhookEndpoint", None, {"url": ctx.receiver.url})
+    answer: Any = exchange.answer
+    if exchange.status != 200 or not isinstance(answer, dict) or "secret" not in answer:
+        raise ConformanceFailure(
+            f"registering the suite's webhook endpoint {ctx.receiver.url} failed: "
+            f"{exchange.describe()}", check="webhooks", event="register endpoint",
+            expected=200, observed=exchange.status, request=exchange.describe(),
+            response=str(exchange.answer)[:500])
+    ctx.receiver.secret = str(answer["secret"])
+    return str(answer.get("id"))
+
+
+def _unregister(ctx: SuiteContext, endpoint: str) -> None:
+    try:
+        ctx.adapter.perform("deleteWebhookEndpoint", endpoint)
+    except ImplementationUnreachable:
+        pass
