@@ -136,7 +136,16 @@ class WorldGraph:
         return [o.key for o in self.world.resolve(node, path)]
 
     def value(self, node: str, field: str) -> Any:
-        return self.world.snapshot(node).get(field)
+        obj = self.world.objects[node]
+        if field == "id":
+            return obj.key
+        for link in self.world.spec.objects[obj.type].links.values():
+            if link.field == field:
+                if link.kind == "newest_of":
+                    many = obj.links.get(link.of or "") or []
+                    return many[-1] if many else None
+                return obj.links.get(link.name)
+        return obj.fields.get(field)
 
 
 def check_world_payment(world: World, payment: int) -> list[Violation]:

@@ -89,10 +89,12 @@ class ObjectMachines:
         probe = self._probes[object_type]
         machine.set_state(state, model=probe)
         probe.fired = None
+        if event not in machine.events:
+            raise NotAllowed(f"{event} has no transition on a {object_type}")
         try:
             # transitions adds ``trigger`` to the probe when it becomes the machine's model.
             moved = getattr(probe, "trigger")(event, context=context)  # noqa: B009
-        except (MachineError, AttributeError, KeyError):
+        except MachineError:
             raise NotAllowed(f"{event} is not allowed on a {object_type} in state {state}") from None
         if not moved or probe.fired is None:
             raise NoGuardMatched(

@@ -257,8 +257,13 @@ class World:
         if addressed.type == event.object:
             return addressed
         links = self.spec.objects[addressed.type].links.values()
-        link = next(lk for lk in links if lk.object == event.object and lk.kind != "newest_of")
-        found = self.resolve(addressed.key, link.name)
+        link = next((lk for lk in links if lk.object == event.object and lk.kind != "newest_of"), None)
+        found = self.resolve(addressed.key, link.name) if link is not None else []
+        if not found:
+            raise UsageError(
+                f"{event_name} is addressed to a {addressed.type} but acts on a {event.object}, "
+                f"and {target} has no {event.object}: link the two object types in the spec"
+            )
         return found[0]
 
     def _new_object(

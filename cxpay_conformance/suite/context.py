@@ -17,7 +17,7 @@ from cxpay_conformance.suite.adapter import Adapter, Exchange
 from cxpay_conformance.suite.config import SuiteConfig
 from cxpay_conformance.suite.coverage import Coverage
 from cxpay_conformance.suite.openapi import OpenAPIContract
-from cxpay_conformance.suite.receiver import Delivery, WebhookReceiver
+from cxpay_conformance.suite.receiver import WebhookReceiver
 
 if TYPE_CHECKING:
     from cxpay_conformance.suite.machine import ConformanceMachine
@@ -67,7 +67,6 @@ class SuiteContext:
     steps: int = 0
     requests: int = 0
     checks_run: Counter[str] = field(default_factory=Counter)
-    deliveries_seen: list[Delivery] = field(default_factory=list)
     current: ConformanceMachine | None = None
     listener: Callable[[SuiteContext], None] | None = None
     fatal: ImplementationUnreachable | None = None
