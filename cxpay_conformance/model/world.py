@@ -213,6 +213,8 @@ class World:
 
         ``after_each`` sees each outcome right after it happened (to snapshot its objects).
         """
+        if seconds < 0:
+            raise UsageError(f"the test clock only moves forward; cannot advance by {seconds} s")
         target = self.now + seconds
         outcomes = []
         while True:

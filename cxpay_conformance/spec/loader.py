@@ -86,12 +86,16 @@ def parse_spec(text: str, file: str, *, base_dir: Path | None = None) -> Spec:
                                      "start from spec/cxpay.yaml; a spec is a YAML mapping")])
     problems = _format_problems(data, positions)
     if problems:
-        raise SpecError(problems)
+        raise SpecError(_in_file_order(problems))
     spec = _build(data, positions, file, base_dir or Path.cwd())
     problems = check_meaning(spec, data, positions)
     if problems:
-        raise SpecError(problems)
+        raise SpecError(_in_file_order(problems))
     return spec
+
+
+def _in_file_order(problems: list[SpecProblem]) -> list[SpecProblem]:
+    return sorted(problems, key=lambda p: (p.location.line, p.location.column))
 
 
 # --- pass 2: the format -------------------------------------------------------------------
