@@ -123,6 +123,7 @@ def test_guards_that_never_both_hold_are_fine(spec_data: dict[str, Any], lint_da
     # The failing answer now also tests the card. The two guards still exclude each other,
     # and every card that reaches requires_action needs 3D Secure, so the cards this guard
     # leaves out never get there: no nondeterminism, and no guard gap either.
+    spec_data["events"]["authenticate"]["card"] = "latest_charge"
     guarded = transition(spec_data, "authenticate", guard={"outcome": "fail"})
     guarded["guard"] = {"outcome": "fail", "card.authentication": "required"}
     _, report = lint_data(spec_data)
