@@ -1,0 +1,168 @@
+"""`cxpay-conformance serve`: run the reference sandbox for a merchant's integration.
+
+Parses the options into a :class:`~cxpay_conformance.server.ServerConfig`, opens the store and
+binds the port first (so that a bad ``--db`` or a port in use is a one-line error and exit 2),
+prints where the sandbox answers and with which keys, then serves until Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from types import FrameType
+
+import click
+
+from cxpay_conformance.cli._common import EXIT_USAGE, fail
+from cxpay_conformance.server import ServerConfig, StoreError, WebhookPolicy, open_store
+from cxpay_conformance.server.config import DEFAULT_API_KEYS, merchant_id_for_key
+from cxpay_conformance.server.runner import base_url_of, bind_socket, uvicorn_server
+
+_SECONDS = click.FloatRange(min=0, min_open=True)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port to listen on (0: any free port).",
+)
+@click.option(
+    "--api-key",
+    "api_keys",
+    multiple=True,
+    metavar="KEY",
+    help="A merchant's secret key; repeat for more merchants. "
+    "Default: two merchants with the built-in test keys.",
+)
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="SQLite file that keeps all state across restarts (default: memory only).",
+)
+@click.option(
+    "--webhook-max-attempts",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Tries per webhook delivery before giving up.",
+)
+@click.option(
+    "--webhook-base-delay",
+    type=_SECONDS,
+    default=1.0,
+    show_default=True,
+    help="Seconds before the first retry; each further retry waits twice as long.",
+)
+@click.option(
+    "--webhook-max-delay",
+    type=_SECONDS,
+    default=60.0,
+    show_default=True,
+    help="Longest wait between two tries, in seconds.",
+)
+@click.option(
+    "--webhook-timeout",
+    type=_SECONDS,
+    default=10.0,
+    show_default=True,
+    help="Seconds a webhook endpoint has to answer a delivery.",
+)
+@click.option("--quiet", is_flag=True, help="Do not log a line per request.")
+def serve(
+    host: str,
+    port: int,
+    api_keys: tuple[str, ...],
+    db_path: str | None,
+    webhook_max_attempts: int,
+    webhook_base_delay: float,
+    webhook_max_delay: float,
+    webhook_timeout: float,
+    quiet: bool,
+) -> None:
+    """Run the CX Pay sandbox: a stateful test-mode server with test cards, 3D Secure,
+    a test clock, signed webhooks and idempotency.
+
+    \b
+    Examples:
+      cxpay-conformance serve
+      cxpay-conformance serve --port 9000 --db sandbox.sqlite3
+      cxpay-conformance serve --api-key sk_test_shop_one --api-key sk_test_shop_two
+    """
+    keys = (
+        {key: merchant_id_for_key(key) for key in api_keys} if api_keys else dict(DEFAULT_API_KEYS)
+    )
+    try:
+        config = ServerConfig(
+            api_keys=keys,
+            db_path=db_path,
+            webhooks=WebhookPolicy(
+                max_attempts=webhook_max_attempts,
+                base_delay=webhook_base_delay,
+                max_delay=webhook_max_delay,
+                timeout=webhook_timeout,
+            ),
+            log_requests=not quiet,
+        )
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
+    try:
+        store = open_store(config)
+    except StoreError as exc:
+        fail(str(exc), EXIT_USAGE)
+    try:
+        sock = bind_socket(host, port)
+    except OSError as exc:
+        store.close()
+        fail(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+            "is another server using that port? Choose another with --port.",
+            EXIT_USAGE,
+        )
+    _print_banner(base_url_of(sock), config)
+    _log_to_stderr()
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again under the handler
+    # found at start: make that one end the command like Ctrl-C does, with exit code 0.
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        uvicorn_server(config, store).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn already shut down cleanly; Ctrl-C or SIGTERM is how one stops a server
+    finally:
+        sock.close()
+        store.close()
+    click.echo("sandbox stopped")
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _print_banner(base_url: str, config: ServerConfig) -> None:
+    click.secho(f"CX Pay sandbox listening on {base_url}", bold=True)
+    click.echo("test mode: no real money moves; see docs/sandbox.md")
+    click.echo("API keys (Authorization: Bearer <key>):")
+    for key, merchant in config.api_keys.items():
+        click.echo(f"  {key}   merchant {merchant}")
+    state = f"in {config.db_path} (survives restarts)" if config.db_path else "in memory only"
+    click.echo(f"state: {state}")
+    policy = config.webhooks
+    click.echo(
+        f"webhooks: up to {policy.max_attempts} tries, retry after {policy.base_delay:g}s "
+        f"doubling to at most {policy.max_delay:g}s, {policy.timeout:g}s timeout"
+    )
+    click.echo("stop with Ctrl-C")
+
+
+def _log_to_stderr() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    logger = logging.getLogger("cxpay_conformance.server")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)

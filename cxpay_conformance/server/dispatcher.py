@@ -1,0 +1,141 @@
+"""The webhook dispatcher: a background task that works through the outbox of pending
+deliveries, POSTs each event to its endpoint, and retries with exponential backoff.
+
+Delivery is at least once. A delivery is marked delivered only after a 2xx answer has been
+committed; a failure (another status, a timeout, a refused connection) is committed with the
+time of the next attempt, until the policy's attempts run out. A delivery interrupted by a stop
+or a crash is still pending in the store and is sent again after restart, with the same event
+id. Deliveries to one endpoint may run concurrently, so order is not guaranteed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+import httpx
+
+from cxpay_conformance.server.config import WebhookPolicy
+from cxpay_conformance.server.signatures import HEADER, signature_header
+from cxpay_conformance.server.store import Store, UnitOfWork
+from cxpay_conformance.server.webhook_endpoints import Delivery, DeliveryState
+
+_log = logging.getLogger("cxpay_conformance.server.webhooks")
+
+MAX_CONCURRENT_ATTEMPTS = 32
+USER_AGENT = "CXPay-Sandbox/1.0 (+webhooks)"
+
+
+class WebhookDispatcher:
+    """Sends the store's pending deliveries; :meth:`wake` after committing new ones."""
+
+    def __init__(
+        self,
+        store: Store,
+        policy: WebhookPolicy,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._policy = policy
+        self._wall_clock = wall_clock
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._attempts: dict[str, asyncio.Task[None]] = {}
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start working in the background, on the running event loop."""
+        self._wake = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name="cxpay-webhook-dispatcher")
+
+    async def stop(self) -> None:
+        """Stop at once; attempts cut short stay pending and are sent after restart."""
+        tasks = [*self._attempts.values(), *([self._task] if self._task else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._task = None
+
+    async def _run(self) -> None:
+        timeout = httpx.Timeout(self._policy.timeout)
+        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+            while True:
+                self._wake.clear()
+                next_due = self._start_due_attempts(client)
+                wait = None if next_due is None else max(next_due - self._wall_clock(), 0.0)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
+
+    def _start_due_attempts(self, client: httpx.AsyncClient) -> float | None:
+        """Start every due delivery not already being sent; answer when the next one is due
+        (None: nothing is waiting, sleep until woken)."""
+        now = self._wall_clock()
+        next_due: float | None = None
+        for delivery in self._store.pending_deliveries():
+            if delivery.id in self._attempts:
+                continue
+            if delivery.next_attempt_at > now or len(self._attempts) >= MAX_CONCURRENT_ATTEMPTS:
+                due = max(delivery.next_attempt_at, now)
+                if len(self._attempts) < MAX_CONCURRENT_ATTEMPTS:
+                    next_due = due if next_due is None else min(next_due, due)
+                continue
+            self._attempts[delivery.id] = asyncio.create_task(self._attempt(client, delivery))
+        return next_due
+
+    async def _attempt(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
+        try:
+            tried = await self._send(client, delivery)
+            await self._store.commit(UnitOfWork(deliveries={tried.id: tried}))
+        except Exception:
+            _log.exception("webhook delivery %s failed unexpectedly; it stays pending", delivery.id)
+        finally:
+            self._attempts.pop(delivery.id, None)
+            self.wake()
+
+    async def _send(self, client: httpx.AsyncClient, delivery: Delivery) -> Delivery:
+        """Try ``delivery`` once; answer it as it is after the try."""
+        endpoint = self._store.endpoint(delivery.endpoint_id)
+        event = self._store.event(delivery.event_id)
+        if endpoint is None or endpoint.deleted or event is None:
+            return replace(delivery, state=DeliveryState.DROPPED)
+        body = json.dumps(event.to_api(), separators=(",", ":"), ensure_ascii=True).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            HEADER: signature_header(endpoint.secret, int(self._wall_clock()), body),
+        }
+        error: str | None = None
+        try:
+            async with client.stream("POST", endpoint.url, content=body, headers=headers) as answer:
+                if not 200 <= answer.status_code < 300:
+                    error = f"the endpoint answered HTTP {answer.status_code}"
+        except Exception as exc:  # any failure to get an answer is a failed attempt
+            error = f"{type(exc).__name__}: {exc}"
+        attempts = delivery.attempts + 1
+        if error is None:
+            return replace(
+                delivery, attempts=attempts, state=DeliveryState.DELIVERED, last_error=None
+            )
+        if attempts >= self._policy.max_attempts:
+            _log.warning(
+                "webhook %s of event %s to %s gave up after %d attempts: %s",
+                delivery.id,
+                event.id,
+                endpoint.url,
+                attempts,
+                error,
+            )
+            return replace(
+                delivery, attempts=attempts, state=DeliveryState.GAVE_UP, last_error=error
+            )
+        retry_at = self._wall_clock() + self._policy.delay_after(attempts)
+        return replace(delivery, attempts=attempts, next_attempt_at=retry_at, last_error=error)

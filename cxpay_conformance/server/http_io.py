@@ -1,0 +1,90 @@
+"""The HTTP edge of the API: who is calling (the bearer key), the request body (within the
+size limit), and JSON answers.
+
+Bodies larger than the limit are refused with 400 ``body_invalid`` (not 413), so that every
+error the API gives is one of the contract's; the body is read in chunks and reading stops at
+the limit. Answers are JSON in ASCII, so any string a client sent (even a lone surrogate) can
+be echoed back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cxpay_conformance.server import api_errors
+from cxpay_conformance.server.api_errors import ApiError
+from cxpay_conformance.server.config import ServerConfig
+from cxpay_conformance.server.idempotency import Answer
+
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+
+class JsonResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
+
+
+def answer_response(answer: Answer, *, replayed: bool = False) -> Response:
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return JsonResponse(dict(answer.body), status_code=answer.status, headers=headers)
+
+
+def error_response(error: ApiError) -> Response:
+    return JsonResponse(error.body(), status_code=error.status, headers=dict(error.headers))
+
+
+def merchant_of(request: Request, config: ServerConfig) -> str:
+    """The merchant whose key the request carries, or a 401."""
+    return merchant_of_headers(request.headers, config)
+
+
+def merchant_of_headers(headers: Mapping[str, str], config: ServerConfig) -> str:
+    authorization = headers.get("authorization", "")
+    scheme, _, key = authorization.strip().partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise api_errors.api_key_missing()
+    merchant = config.merchant_for(key)
+    if merchant is None:
+        raise api_errors.api_key_invalid(key)
+    return merchant
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, or a 400 as soon as it is known to exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> ApiError:
+    return api_errors.body_invalid(
+        f"The body is larger than {limit} bytes, the most this API accepts; send only the "
+        "documented parameters."
+    )
+
+
+def page_base(request: Request) -> str:
+    """Where this server's hosted pages live, as the client reached it (scheme and host)."""
+    host = request.headers.get("host", "")
+    if not _HOST.fullmatch(host):
+        server = request.scope.get("server") or ("127.0.0.1", 80)
+        host = f"{server[0]}:{server[1]}"
+    scheme = "https" if request.url.scheme == "https" else "http"
+    return f"{scheme}://{host}"

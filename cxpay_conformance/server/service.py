@@ -1,0 +1,104 @@
+"""The sandbox's application service: how a write request becomes one committed transaction.
+
+Each merchant's writes run one at a time, under that merchant's lock, from reading the objects
+to committing the transaction. The lock is per merchant rather than per payment because every
+write also reads the merchant's test clock, which an advance moves while it changes many
+payments at once; the merchant is the unit a test clock keeps consistent (Stripe's test clocks
+likewise freeze their objects while they advance). This serialises every change to one payment,
+as the spec's decision on concurrency requires; different merchants never wait for each other,
+and reads never wait at all.
+
+Idempotency keys are claimed before the lock and answered after the commit, so a second request
+with a key in flight is told so at once instead of queueing behind the first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from cxpay_conformance.server.api_errors import ApiError
+from cxpay_conformance.server.clock import first_seen_time
+from cxpay_conformance.server.config import ServerConfig
+from cxpay_conformance.server.idempotency import Answer, Claim, InFlightKeys
+from cxpay_conformance.server.store import Store, UnitOfWork
+from cxpay_conformance.server.transaction import Transaction
+
+Action = Callable[[Transaction], Answer]
+
+
+def _nothing() -> None:
+    pass
+
+
+class Sandbox:
+    """Runs write actions as transactions and keeps the in-flight idempotency keys.
+
+    ``on_deliveries`` is called after a commit that owes webhook deliveries (the dispatcher's
+    wake-up); ``wall_clock`` is real time, for scheduling those deliveries.
+    """
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        store: Store,
+        on_deliveries: Callable[[], None] = _nothing,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self._on_deliveries = on_deliveries
+        self._wall_clock = wall_clock
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._keys = InFlightKeys()
+
+    def _lock(self, merchant: str) -> asyncio.Lock:
+        lock = self._locks.get(merchant)
+        if lock is None:
+            lock = self._locks[merchant] = asyncio.Lock()
+        return lock
+
+    async def see(self, merchant: str) -> None:
+        """Start the merchant's test clock the first time the merchant is seen."""
+        if self.store.clock(merchant) is not None:
+            return
+        async with self._lock(merchant):
+            if self.store.clock(merchant) is None:
+                await self.store.commit(UnitOfWork(clocks={merchant: first_seen_time()}))
+
+    def claim(self, merchant: str, key: str, fingerprint: str) -> Claim | Answer:
+        """Claim an idempotency key for a new request, or answer at once (see
+        :meth:`~.idempotency.InFlightKeys.claim`)."""
+        now = self.store.clock(merchant) or 0
+        remembered = self.store.idempotency(merchant, key)
+        return self._keys.claim(merchant, key, fingerprint, remembered, now)
+
+    def release(self, claim: Claim) -> None:
+        self._keys.release(claim)
+
+    async def write(self, merchant: str, action: Action, claim: Claim | None = None) -> Answer:
+        """Run ``action`` as one transaction of ``merchant`` and commit it.
+
+        An :class:`ApiError` the action raises is the answer; with an idempotency ``claim`` it
+        is remembered like any other answer (the request ran: its object was missing or in
+        the wrong state) and returned, without a claim it is raised.
+        """
+        async with self._lock(merchant):
+            now = self.store.clock(merchant)
+            if now is None:
+                raise RuntimeError(f"merchant {merchant} has no clock; call see() first")
+            tx = Transaction(self.store, merchant, now, self._wall_clock())
+            try:
+                answer = action(tx)
+            except ApiError as error:
+                if claim is None:
+                    raise
+                tx = Transaction(self.store, merchant, now, self._wall_clock())
+                answer = Answer(error.status, error.body())
+            if claim is not None:
+                tx.work.idempotency.append(claim.record(answer, now))
+            await self.store.commit(tx.work)
+        if tx.work.deliveries:
+            self._on_deliveries()
+        return answer

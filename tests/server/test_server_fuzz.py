@@ -1,0 +1,128 @@
+"""Fuzzing the sandbox from spec/openapi.yaml: Schemathesis generates valid and invalid
+requests for every operation (and chains them through the document's links), and Hypothesis
+throws arbitrary JSON and bytes at every POST. Whatever comes in, the answer is never a 5xx,
+its status is one the document lists, and its body matches the document.
+
+Bounded so that the whole folder stays fast: a few dozen examples per operation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from cxpay_conformance.server import ServerConfig, create_app
+from tests.server.openapi_responses import OPENAPI_PATH, openapi
+from tests.server.sandbox_client import InProcessApp, Merchant
+
+KEY = "sk_test_fuzzing_merchant_0001"
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    response_schema_conformance,
+    content_type_conformance,
+]
+QUIET = settings(deadline=None, suppress_health_check=list(HealthCheck), database=None)
+
+app = create_app(ServerConfig(api_keys={KEY: "acct_fuzzing"}))
+schema = schemathesis.openapi.from_path(OPENAPI_PATH)
+schema.app = app
+schema.config.update(headers={"Authorization": f"Bearer {KEY}"})
+schema.config.generation.update(
+    modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=25
+)
+
+
+@schema.parametrize()
+@QUIET
+def test_no_operation_answers_a_server_error(case: Any) -> None:
+    response = case.call()
+    case.validate_response(response, checks=CHECKS)
+
+
+class LinkedCalls(schema.as_state_machine()):  # type: ignore[misc]
+    """Sequences of calls that feed each answer's ids into the next call (the links)."""
+
+    def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+        case.validate_response(response, checks=CHECKS)
+
+
+TestLinkedCalls = LinkedCalls.TestCase
+TestLinkedCalls.settings = settings(QUIET, max_examples=25, stateful_step_count=8)
+
+POST_PATHS = [
+    "/checkout-sessions",
+    "/checkout-sessions/{session}/expire",
+    "/payment-intents/{intent}/cancel",
+    "/webhook-endpoints",
+    "/test-helpers/checkout-sessions/{session}/pay",
+    "/test-helpers/payment-intents/{intent}/authenticate",
+    "/test-helpers/charges/{charge}/network-response",
+    "/test-helpers/clock/advance",
+]
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+field_names = st.sampled_from(
+    [
+        "amount",
+        "currency",
+        "success_url",
+        "cancel_url",
+        "expires_in",
+        "metadata",
+        "card_number",
+        "outcome",
+        "seconds",
+        "url",
+        "x",
+    ]
+)
+near_valid_bodies = (
+    st.dictionaries(field_names, json_values, max_size=6).map(json.dumps).map(str.encode)
+)
+bodies = st.one_of(
+    near_valid_bodies, json_values.map(json.dumps).map(str.encode), st.binary(max_size=64)
+)
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[InProcessApp]:
+    with InProcessApp(create_app(ServerConfig(api_keys={KEY: "acct_fuzzing"}))) as running:
+        yield running
+
+
+keys = st.none() | st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=8)
+
+
+@given(path=st.sampled_from(POST_PATHS), body=bodies, key=keys)
+@settings(QUIET, max_examples=150)
+def test_arbitrary_bodies_never_break_a_post(
+    sandbox: InProcessApp, path: str, body: bytes, key: str | None
+) -> None:
+    merchant = Merchant(sandbox, KEY)
+    session = merchant.create_session()
+    intent = merchant.pay(session["id"], "4000000000003220")
+    ids = {"session": session["id"], "intent": intent["id"], "charge": intent["latest_charge"]}
+    headers = {} if key is None else {"Idempotency-Key": key}
+    response = merchant.call("POST", path.format(**ids), raw=body, headers=headers)
+    assert response.status_code < 500
+    openapi().check_answer("POST", path.format(**ids), response.status_code, response.json())
