@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 #: name -> (max_examples, max_steps): how hard each profile tries.
 PROFILES: dict[str, tuple[int, int]] = {
-    "quick": (25, 25),
-    "ci": (100, 40),
+    "quick": (30, 25),
+    "ci": (150, 40),
     "thorough": (400, 60),
 }
 

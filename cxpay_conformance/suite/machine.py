@@ -16,7 +16,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis import target
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, precondition, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, precondition, rule
 
 from cxpay_conformance.errors import ConformanceFailure, ImplementationUnreachable
 from cxpay_conformance.model import Outcome, World, check_changes, check_invariants
@@ -26,6 +26,10 @@ from cxpay_conformance.suite.adapter import USE_DEFAULT_KEY, Exchange
 from cxpay_conformance.suite.context import KeyedRequest, Step, SuiteContext
 from cxpay_conformance.suite.observed import ObservedGraph, differences
 from cxpay_conformance.suite.requests import body_for, create_bodies, mutated
+
+
+#: Payments still open at once in one example: enough to interleave, few enough to go deep.
+MAX_LIVE_PAYMENTS = 2
 
 
 class ConformanceMachine(RuleBasedStateMachine):
@@ -46,6 +50,7 @@ class ConformanceMachine(RuleBasedStateMachine):
         self.hits: set[int] = set()
         self.failed = False
         self.nonce = uuid.uuid4().hex[:12]
+        self.swarm: dict[str, bool] = {}
         self.ctx.begin_example(self)
 
     # --- talking to the implementation ------------------------------------------------------
@@ -234,7 +239,7 @@ class ConformanceMachine(RuleBasedStateMachine):
         if outcome.accepted:
             self.run("response_body", exchange, self.expected(subject.key), event=event.name)
 
-    def advance_clock(self, seconds: int) -> None:
+    def advance(self, seconds: int) -> None:
         clock_event = self.ctx.clock_event
         step = self.begin("clock", "advance", f"clock: advance {seconds} s", "")
         body = body_for(self.ctx.spec, self.ctx.contract, clock_event, {}, amount=seconds)
@@ -286,7 +291,7 @@ class ConformanceMachine(RuleBasedStateMachine):
                 raise
         self.verify_payments(self._all_payments(), "reuse key", after_rejection=True)
 
-    def probe(self, check: str, key: str, event: Event | None, params: dict[str, Any],
+    def probe_with(self, check: str, key: str, event: Event | None, params: dict[str, Any],
               api_key: str | None, rejection: Rejection, what: str) -> None:
         obj = self.world.objects[key]
         action = event.name if event else "read"
@@ -343,25 +348,41 @@ def build_machine(ctx: SuiteContext) -> type[ConformanceMachine]:
     payments = Bundle("payments")
     namespace: dict[str, Any] = {"ctx": ctx}
 
+    def room_for_another(self: ConformanceMachine) -> bool:
+        live = [p for p in self.world.payments if not self.world.root_of(p).state in terminal]
+        return len(live) < MAX_LIVE_PAYMENTS
+
+    terminal = set(spec.root.terminal_states)
+
+    @precondition(room_for_another)
     @rule(target=payments, body=create_bodies(spec, ctx.contract))
     def create(self: ConformanceMachine, body: dict[str, Any]) -> int:
         return self.create_payment(body)
 
-    namespace[ctx.creating.name] = create
+    namespace[_rule_name(ctx.creating.name)] = create
 
-    for event in spec.events.values():
-        if event.creates or event.due is not None:
-            continue
-        namespace[event.name] = _event_rule(ctx, event, payments)
+    playable = [e for e in spec.events.values() if not e.creates and e.due is None]
+    for event in playable:
+        if not _ends_things(ctx, event):
+            namespace[_rule_name(event.name)] = _event_rule(ctx, event, payments)
+    ending = [e for e in playable if _ends_things(ctx, e)]
+    if ending:
+        namespace["end_a_payment"] = _ending_rule(ctx, ending)
 
-    @precondition(lambda self: bool(self.world.objects))
+    @precondition(swarmed("advance_clock", lambda self: bool(self.world.objects)))
     @rule(data=st.data())
     def advance_clock(self: ConformanceMachine, data: st.DataObject) -> None:
+        # Mostly a short step that lets little fall due; otherwise the edges (one second
+        # before, at, after) of the next due time of each clock event, or a long jump.
         now = self.world.now
-        options = {1, *ctx.spec.clock.values()}
-        for when, _event, _key in self.world.due():
-            options.update(when - now + d for d in (-1, 0, 1))
-        self.advance_clock(data.draw(st.sampled_from(sorted(o for o in options if o >= 1)), label="seconds"))
+        waiting = self.world.due()
+        firsts = {event: when - now for when, event, _key in reversed(waiting)}  # each event's next
+        edges = sorted({d + delta for d in firsts.values() for delta in (-1, 0, 1) if d + delta >= 1})
+        jumps = sorted({when - now + 1 for when, _e, _k in waiting[-1:]})
+        short = st.integers(1, 120)
+        seconds = data.draw(st.one_of(*[short] * 10, *[st.sampled_from(edges or [1])] * 2,
+                                      st.sampled_from(jumps or [1])), label="seconds")
+        self.advance(seconds)
 
     namespace["advance_clock"] = advance_clock
 
@@ -369,48 +390,110 @@ def build_machine(ctx: SuiteContext) -> type[ConformanceMachine]:
         window = spec.protocol.idempotency_window
         return [r for r in self.keyed if self.world.now - r.sent_at < window]
 
-    @precondition(lambda self: "idempotency" in self.ctx.selected and bool(replayable(self)))
+    def probes(self: ConformanceMachine) -> list[str]:
+        """The probes that can run now: each checks one protocol rule, none moves a payment."""
+        kinds = []
+        if "idempotency" in self.ctx.selected and replayable(self):
+            kinds.append("replay")
+            if any(mutated(spec, r.body) for r in replayable(self)):
+                kinds.append("reuse key")
+        if self.ids and "auth" in self.ctx.selected:
+            kinds.append("auth")
+        if self.ids and "tenant_isolation" in self.ctx.selected and ctx.config.second_api_key:
+            kinds.append("tenant")
+        return kinds
+
+    @precondition(swarmed("probe_protocol", lambda self: bool(probes(self))))
     @rule(data=st.data())
-    def replay_request(self: ConformanceMachine, data: st.DataObject) -> None:
-        self.replay(data.draw(st.sampled_from(replayable(self)), label="request"))
+    def probe(self: ConformanceMachine, data: st.DataObject) -> None:
+        """One protocol probe: replay a request, reuse its key, drop the key, or use another merchant's."""
+        kind = data.draw(st.sampled_from(probes(self)), label="probe")
+        if kind == "replay":
+            self.replay(data.draw(st.sampled_from(replayable(self)), label="request"))
+        elif kind == "reuse key":
+            request = data.draw(st.sampled_from([r for r in replayable(self) if mutated(spec, r.body)]),
+                                label="request")
+            self.reuse_key(request, mutated(spec, request.body) or {})
+        elif kind == "auth":
+            key, event, params = _draw_target(self, data)
+            missing = data.draw(st.booleans(), label="no key at all")
+            rejection = spec.protocol.missing_key if missing else spec.protocol.invalid_key
+            fake = None if missing else f"sk_test_not_a_merchant_{self.nonce}"
+            self.probe_with("auth", key, event, params, fake, rejection,
+                       "no API key" if missing else "an unknown API key")
+        else:
+            key, event, params = _draw_target(self, data)
+            self.probe_with("tenant_isolation", key, event, params, ctx.config.second_api_key,
+                       spec.protocol.unknown_object, "another merchant's key")
 
-    @precondition(lambda self: "idempotency" in self.ctx.selected
-                  and any(mutated(spec, r.body) for r in replayable(self)))
-    @rule(data=st.data())
-    def reuse_idempotency_key(self: ConformanceMachine, data: st.DataObject) -> None:
-        request = data.draw(st.sampled_from([r for r in replayable(self) if mutated(spec, r.body)]),
-                            label="request")
-        self.reuse_key(request, mutated(spec, request.body) or {})
+    namespace["probe_protocol"] = probe
+    swarmable = sorted(name for name in namespace if name not in ("ctx", _rule_name(ctx.creating.name)))
 
-    @precondition(lambda self: "auth" in self.ctx.selected and bool(self.ids))
-    @rule(data=st.data(), missing=st.booleans())
-    def without_valid_key(self: ConformanceMachine, data: st.DataObject, missing: bool) -> None:
-        key, event, params = _draw_target(self, data)
-        rejection = spec.protocol.missing_key if missing else spec.protocol.invalid_key
-        fake = None if missing else f"sk_test_not_a_merchant_{self.nonce}"
-        self.probe("auth", key, event, params, fake, rejection, "no API key" if missing else "an unknown API key")
+    @initialize(mask=st.fixed_dictionaries({name: st.booleans() for name in swarmable}))
+    def choose_swarm(self: ConformanceMachine, mask: dict[str, bool]) -> None:
+        """Swarm testing: each example leaves some rules out entirely (Groce et al., ISSTA 2012).
 
-    @precondition(lambda self: "tenant_isolation" in self.ctx.selected and ctx.config.second_api_key is not None
-                  and bool(self.ids))
-    @rule(data=st.data())
-    def as_other_merchant(self: ConformanceMachine, data: st.DataObject) -> None:
-        key, event, params = _draw_target(self, data)
-        self.probe("tenant_isolation", key, event, params, ctx.config.second_api_key,
-                   spec.protocol.unknown_object, "another merchant's key")
+        An example with no clock, say, lets its payments live long enough to reach their
+        deepest states; one with no probes goes further in the same number of steps.
+        """
+        if not any(mask.get(name) for name in never_stuck):
+            # Some rule must always be able to run: the events addressed to a payment's root.
+            mask = {**mask, **dict.fromkeys(root_rules, True)}
+        self.swarm = mask
 
-    namespace.update(replay_request=replay_request, reuse_idempotency_key=reuse_idempotency_key,
-                     without_valid_key=without_valid_key, as_other_merchant=as_other_merchant)
+    # Rules that can always run once a payment exists: the clock, and events addressed to roots.
+    root_rules = [_rule_name(e.name) for e in playable if e.target == spec.root.name and not _ends_things(ctx, e)]
+    never_stuck = ["advance_clock", "end_a_payment", *root_rules]
+    namespace["choose_swarm"] = choose_swarm
     return type("CXPayConformance", (ConformanceMachine,), namespace)
 
 
+def swarmed(name: str, condition: Callable[[Any], bool] | None = None) -> Callable[[Any], bool]:
+    """A precondition: the rule is in this example's swarm, and ``condition`` holds."""
+
+    def allowed(self: Any) -> bool:
+        return bool(self.swarm.get(name, True)) and (condition is None or condition(self))
+
+    return allowed
+
+
+def _rule_name(event: str) -> str:
+    """The rule's name: the event's, unless that would hide one of the machine's own methods."""
+    return f"event_{event}" if hasattr(ConformanceMachine, event) else event
+
+
+#: True three times in four: how often a forward event goes where it is allowed.
+_MOSTLY = st.sampled_from([True, True, True, False])
+
+
+def _ends_things(ctx: SuiteContext, event: Event) -> bool:
+    """Whether every transition of ``event`` ends its object (leads to a terminal state)."""
+    terminal = set(ctx.spec.objects[event.object].terminal_states)
+    return all(t.to in terminal for t in ctx.spec.transitions_of(event.name))
+
+
 def _event_rule(ctx: SuiteContext, event: Event, payments: Bundle[int]) -> Callable[..., None]:
-    """The rule that fires ``event`` on an object of the type it addresses."""
+    """The rule that fires ``event`` on an object of the type it addresses.
+
+    Events that move a payment forward prefer objects where they are allowed, so examples
+    go deep; events that end a payment take any object, so they mostly test rejections.
+    """
     params = _params_strategy(ctx, event)
+    seek_allowed = not _ends_things(ctx, event)
 
     if event.target == ctx.spec.root.name:
-        @rule(payment=payments, params=params)
-        def on_root(self: ConformanceMachine, payment: int, params: dict[str, Any]) -> None:
-            self.fire_event(event, self.world.root_of(payment).key, params)
+        @precondition(swarmed(event.name))
+        @rule(payment=payments, params=params, data=st.data())
+        def on_root(self: ConformanceMachine, payment: int, params: dict[str, Any],
+                    data: st.DataObject) -> None:
+            # A payment drawn from the bundle; where the event is refused there, often move to
+            # a payment that allows it, so that examples go deep as well as wide.
+            key = self.world.root_of(payment).key
+            allowed = [self.world.root_of(p).key for p in self.world.payments
+                       if event.name in self.world.enabled(self.world.subject(event.name, self.world.root_of(p).key).key)]
+            if seek_allowed and allowed and key not in allowed and data.draw(_MOSTLY, label="go where allowed"):
+                key = data.draw(st.sampled_from(allowed), label=event.target)
+            self.fire_event(event, key, params)
 
         on_root.__name__ = event.name
         return on_root
@@ -418,14 +501,43 @@ def _event_rule(ctx: SuiteContext, event: Event, payments: Bundle[int]) -> Calla
     def has_target(self: ConformanceMachine) -> bool:
         return any(o.type == event.target and o.key in self.ids for o in self.world)
 
-    @precondition(has_target)
+    @precondition(swarmed(event.name, has_target))
     @rule(data=st.data(), params=params)
     def on_object(self: ConformanceMachine, data: st.DataObject, params: dict[str, Any]) -> None:
+        # Half the time an object the event is allowed on (to go deeper), otherwise any (so
+        # that the rejections get tested too).
         keys = [o.key for o in self.world if o.type == event.target and o.key in self.ids]
-        self.fire_event(event, data.draw(st.sampled_from(keys), label=event.target), params)
+        allowed = [k for k in keys if event.name in self.world.enabled(self.world.subject(event.name, k).key)]
+        pool = allowed if seek_allowed and allowed and data.draw(_MOSTLY, label="go where allowed") else keys
+        self.fire_event(event, data.draw(st.sampled_from(pool), label=event.target), params)
 
     on_object.__name__ = event.name
     return on_object
+
+
+def _ending_rule(ctx: SuiteContext, events: list[Event]) -> Callable[..., None]:
+    """One rule for every event that ends a payment (the merchant's expire and cancel, say).
+
+    Grouped so that, together, they are drawn as often as one forward event, and aimed
+    mostly at objects that refuse them (testing the rejections): otherwise payments would
+    rarely live long enough to reach their deeper states.
+    """
+
+    def has_target(self: ConformanceMachine) -> bool:
+        return any(o.key in self.ids and o.type in {e.target for e in events} for o in self.world)
+
+    @precondition(swarmed("end_a_payment", has_target))
+    @rule(data=st.data())
+    def end_a_payment(self: ConformanceMachine, data: st.DataObject) -> None:
+        present = {o.type for o in self.world if o.key in self.ids}
+        event = data.draw(st.sampled_from([e for e in events if e.target in present]), label="event")
+        keys = [o.key for o in self.world if o.type == event.target and o.key in self.ids]
+        refused = [k for k in keys if event.name not in self.world.enabled(self.world.subject(event.name, k).key)]
+        pool = refused if refused and data.draw(_MOSTLY, label="where refused") else keys
+        params = data.draw(_params_strategy(ctx, event), label="params")
+        self.fire_event(event, data.draw(st.sampled_from(pool), label=event.target), params)
+
+    return end_a_payment
 
 
 def _params_strategy(ctx: SuiteContext, event: Event) -> st.SearchStrategy[dict[str, Any]]:

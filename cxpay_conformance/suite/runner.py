@@ -34,7 +34,7 @@ from cxpay_conformance.suite.machine import build_machine
 from cxpay_conformance.suite.openapi import OpenAPIContract
 from cxpay_conformance.suite.receiver import Delivery, WebhookReceiver
 
-#: Examples per Hypothesis run when a time budget splits the work into batches.
+#: Examples per Hypothesis run: the work is split into seeded batches of this size.
 BATCH = 10
 
 
@@ -121,18 +121,19 @@ def run_suite(
 
 
 def _explore(ctx: SuiteContext, seed: int) -> tuple[ConformanceFailure | None, bool, str, list[str]]:
-    """Run Hypothesis: one seeded run, or seeded batches until the time budget is spent."""
+    """Run Hypothesis in seeded batches until the examples or the time budget are spent."""
     config = ctx.config
     machine = build_machine(ctx)
     budget = config.time_budget
     deadline = time.monotonic() + budget if budget else None
     total = config.examples
-    batch_seed, batch_size, ran, index = seed, total, 0, 0
+    ran, index = 0, 0
     output: list[str] = []
     while ran < total:
-        if deadline is not None:
-            batch_size = min(BATCH, total - ran)
-            batch_seed = seed if index == 0 else random.Random(f"{seed}:{index}").randrange(2**32)
+        # Independent seeded batches explore more widely than one long run, whose examples
+        # grow from each other; each batch replays on its own with the seed it prints.
+        batch_size = min(BATCH, total - ran)
+        batch_seed = seed if index == 0 else random.Random(f"{seed}:{index}").randrange(2**32)
         test = get_state_machine_test(machine, settings=_settings(config, batch_size))
         hypothesis_seed(batch_seed)(test)
         replay = f"--seed {batch_seed} --max-examples {batch_size} --max-steps {config.steps}"
