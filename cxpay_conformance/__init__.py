@@ -17,8 +17,8 @@ from cxpay_conformance.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "ConformanceFailure",
     "CXPayError",
+    "ConformanceFailure",
     "ImplementationUnreachable",
     "SpecError",
     "UsageError",

@@ -30,35 +30,110 @@ def _names(value: str | None) -> tuple[str, ...]:
 
 
 @click.command()
-@click.option("--base-url", metavar="URL", help="The implementation to test (default: start the embedded reference server).")
-@click.option("--api-key", envvar="CXPAY_API_KEY", metavar="KEY", help="Secret key of the merchant to test as [env: CXPAY_API_KEY].")
-@click.option("--second-api-key", envvar="CXPAY_SECOND_API_KEY", metavar="KEY",
-              help="Another merchant's key, to check tenant isolation [env: CXPAY_SECOND_API_KEY].")
-@click.option("--spec", "spec_path", type=click.Path(dir_okay=False), help="The spec file (default: the packaged spec/cxpay.yaml).")
+@click.option(
+    "--base-url", metavar="URL", help="The implementation to test (default: start the embedded reference server)."
+)
+@click.option(
+    "--api-key",
+    envvar="CXPAY_API_KEY",
+    metavar="KEY",
+    help="Secret key of the merchant to test as [env: CXPAY_API_KEY].",
+)
+@click.option(
+    "--second-api-key",
+    envvar="CXPAY_SECOND_API_KEY",
+    metavar="KEY",
+    help="Another merchant's key, to check tenant isolation [env: CXPAY_SECOND_API_KEY].",
+)
+@click.option(
+    "--spec",
+    "spec_path",
+    type=click.Path(dir_okay=False),
+    help="The spec file (default: the packaged spec/cxpay.yaml).",
+)
 @click.option("--seed", type=int, help="Seed of the random run; printed at the start of every run.")
-@click.option("--profile", type=click.Choice(list(PROFILES)), default="ci", show_default=True,
-              help="How hard to try: " + ", ".join(f"{k} = {v[0]} examples x {v[1]} steps" for k, v in PROFILES.items()) + ".")
-@click.option("--max-examples", type=click.IntRange(min=1), help="Examples (random event sequences) to run; overrides the profile.")
+@click.option(
+    "--profile",
+    type=click.Choice(list(PROFILES)),
+    default="ci",
+    show_default=True,
+    help="How hard to try: " + ", ".join(f"{k} = {v[0]} examples x {v[1]} steps" for k, v in PROFILES.items()) + ".",
+)
+@click.option(
+    "--max-examples",
+    type=click.IntRange(min=1),
+    help="Examples (random event sequences) to run; overrides the profile.",
+)
 @click.option("--max-steps", type=click.IntRange(min=1), help="Steps per example; overrides the profile.")
-@click.option("--time-budget", type=click.FloatRange(min=1), metavar="SECONDS", help="Stop starting new examples after this long.")
+@click.option(
+    "--time-budget", type=click.FloatRange(min=1), metavar="SECONDS", help="Stop starting new examples after this long."
+)
 @click.option("--checks", "checks_", metavar="NAMES", help="Only these checks, comma-separated (see --list-checks).")
 @click.option("--skip-checks", metavar="NAMES", help="Skip these checks, comma-separated.")
 @click.option("--list-checks", is_flag=True, help="List the checks and exit.")
-@click.option("--webhook-host", metavar="HOST", help="The address the implementation reaches the suite's webhook receiver at (default 127.0.0.1).")
-@click.option("--webhook-port", type=click.IntRange(0, 65535), default=0, help="Port of the webhook receiver (default: a free one).")
-@click.option("--webhook-timeout", type=click.FloatRange(min=0), default=5.0, show_default=True, help="Seconds to wait for expected webhooks at quiescence.")
-@click.option("--settle-timeout", type=click.FloatRange(min=0), default=2.0, show_default=True,
-              help="Seconds to poll an object that differs from the model before calling it a failure (asynchronous implementations).")
-@click.option("--junit-xml", type=click.Path(dir_okay=False), metavar="PATH", help="Write a JUnit XML report (one test case per check).")
+@click.option(
+    "--webhook-host",
+    metavar="HOST",
+    help="The address the implementation reaches the suite's webhook receiver at (default 127.0.0.1).",
+)
+@click.option(
+    "--webhook-port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    help="Port of the webhook receiver (default: a free one).",
+)
+@click.option(
+    "--webhook-timeout",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="Seconds to wait for expected webhooks at quiescence.",
+)
+@click.option(
+    "--settle-timeout",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    help="Seconds to poll an object that differs from the model before calling it a failure "
+    "(asynchronous implementations).",
+)
+@click.option(
+    "--junit-xml",
+    type=click.Path(dir_okay=False),
+    metavar="PATH",
+    help="Write a JUnit XML report (one test case per check).",
+)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), metavar="PATH", help="Write the result as JSON.")
-@click.option("--report-dir", default="cxpay-report", show_default=True, type=click.Path(file_okay=False),
-              help="Where the story, the reproduction script and the coverage diagrams go.")
+@click.option(
+    "--report-dir",
+    default="cxpay-report",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the story, the reproduction script and the coverage diagrams go.",
+)
 @click.option("--no-database", is_flag=True, help="Do not use the Hypothesis example database (.hypothesis/cxpay).")
-def run(base_url: str | None, api_key: str | None, second_api_key: str | None, spec_path: str | None,
-        seed: int | None, profile: str, max_examples: int | None, max_steps: int | None,
-        time_budget: float | None, checks_: str | None, skip_checks: str | None, list_checks: bool,
-        webhook_host: str | None, webhook_port: int, webhook_timeout: float, settle_timeout: float,
-        junit_xml: str | None, json_path: str | None, report_dir: str, no_database: bool) -> None:
+def run(
+    base_url: str | None,
+    api_key: str | None,
+    second_api_key: str | None,
+    spec_path: str | None,
+    seed: int | None,
+    profile: str,
+    max_examples: int | None,
+    max_steps: int | None,
+    time_budget: float | None,
+    checks_: str | None,
+    skip_checks: str | None,
+    list_checks: bool,
+    webhook_host: str | None,
+    webhook_port: int,
+    webhook_timeout: float,
+    settle_timeout: float,
+    junit_xml: str | None,
+    json_path: str | None,
+    report_dir: str,
+    no_database: bool,
+) -> None:
     """Run the conformance suite against a CX Pay implementation.
 
     \b
@@ -77,11 +152,24 @@ def run(base_url: str | None, api_key: str | None, second_api_key: str | None, s
             raise UsageError("--base-url needs --api-key (or CXPAY_API_KEY): the key of the merchant to test as")
         with _implementation(base_url, api_key, second_api_key, console) as (url, key, second):
             config = SuiteConfig(
-                base_url=url, embedded=base_url is None, api_key=key, second_api_key=second, spec_path=spec_path, seed=seed,
-                profile=profile, max_examples=max_examples, max_steps=max_steps, time_budget=time_budget,
-                checks=_names(checks_), skip_checks=_names(skip_checks), webhook_host=webhook_host,
-                webhook_port=webhook_port, webhook_timeout=webhook_timeout, settle_timeout=settle_timeout,
-                report_dir=report_dir, database=None if no_database else ".hypothesis/cxpay",
+                base_url=url,
+                embedded=base_url is None,
+                api_key=key,
+                second_api_key=second,
+                spec_path=spec_path,
+                seed=seed,
+                profile=profile,
+                max_examples=max_examples,
+                max_steps=max_steps,
+                time_budget=time_budget,
+                checks=_names(checks_),
+                skip_checks=_names(skip_checks),
+                webhook_host=webhook_host,
+                webhook_port=webhook_port,
+                webhook_timeout=webhook_timeout,
+                settle_timeout=settle_timeout,
+                report_dir=report_dir,
+                database=None if no_database else ".hypothesis/cxpay",
             )
             result = _run_with_progress(config, console)
         _finish(result, console, junit_xml, json_path, report_dir, embedded=base_url is None)
@@ -89,8 +177,9 @@ def run(base_url: str | None, api_key: str | None, second_api_key: str | None, s
 
 
 @contextlib.contextmanager
-def _implementation(base_url: str | None, api_key: str | None, second: str | None,
-                    console: Console) -> Iterator[tuple[str, str, str | None]]:
+def _implementation(
+    base_url: str | None, api_key: str | None, second: str | None, console: Console
+) -> Iterator[tuple[str, str, str | None]]:
     if base_url:
         yield base_url, api_key or "", second
         return
@@ -103,12 +192,20 @@ def _implementation(base_url: str | None, api_key: str | None, second: str | Non
 
 def _run_with_progress(config: SuiteConfig, console: Console) -> SuiteResult:
     seed_note = config.seed if config.seed is not None else "random (printed at the end)"
-    console.print(f"Profile {config.profile}: {config.examples} examples x up to {config.steps} steps; seed {seed_note}")
+    console.print(
+        f"Profile {config.profile}: {config.examples} examples x up to {config.steps} steps; seed {seed_note}"
+    )
     progress = Progress(
-        TextColumn("[bold]examples"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[steps]} steps, {task.fields[requests]} requests, "
-                   "{task.fields[covered]} transitions covered"),
-        TimeElapsedColumn(), console=console, transient=False, disable=not console.is_terminal,
+        TextColumn("[bold]examples"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(
+            "{task.fields[steps]} steps, {task.fields[requests]} requests, {task.fields[covered]} transitions covered"
+        ),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        disable=not console.is_terminal,
     )
     with progress:
         task = progress.add_task("run", total=config.examples, steps=0, requests=0, covered="0")
@@ -117,15 +214,26 @@ def _run_with_progress(config: SuiteConfig, console: Console) -> SuiteResult:
         def listener(ctx: SuiteContext) -> None:
             if not spec_transitions:
                 spec_transitions.append(len(ctx.spec.transitions))
-            progress.update(task, completed=min(ctx.examples, config.examples), steps=ctx.steps,
-                            requests=ctx.requests,
-                            covered=f"{len(ctx.coverage.transitions)}/{spec_transitions[0]}")
+            progress.update(
+                task,
+                completed=min(ctx.examples, config.examples),
+                steps=ctx.steps,
+                requests=ctx.requests,
+                covered=f"{len(ctx.coverage.transitions)}/{spec_transitions[0]}",
+            )
 
         return run_suite(config, listener=listener)
 
 
-def _finish(result: SuiteResult, console: Console, junit_path: str | None, json_path: str | None,
-            report_dir: str, *, embedded: bool) -> None:
+def _finish(
+    result: SuiteResult,
+    console: Console,
+    junit_path: str | None,
+    json_path: str | None,
+    report_dir: str,
+    *,
+    embedded: bool,
+) -> None:
     written = write_reports(result, report_dir)
     if json_path:
         import json
@@ -139,16 +247,21 @@ def _finish(result: SuiteResult, console: Console, junit_path: str | None, json_
     for column in ("object", "states reached", "transitions covered", "not covered"):
         table.add_column(column)
     for item in result.coverage.per_object():
-        table.add_row(item.object, f"{item.states_reached}/{item.states_total}",
-                      f"{item.transitions_hit}/{item.transitions_total}",
-                      "\n".join(item.uncovered_transitions) or "-")
+        table.add_row(
+            item.object,
+            f"{item.states_reached}/{item.states_total}",
+            f"{item.transitions_hit}/{item.transitions_total}",
+            "\n".join(item.uncovered_transitions) or "-",
+        )
     console.print(table)
     tested, total = result.coverage.rejection_pairs()
     console.print(f"Rejections tested: {tested}/{total} (event, state) pairs where the spec expects one.")
     run_checks = ", ".join(f"{k} {v}" for k, v in sorted(result.checks_run.items()))
     console.print(f"Checks run: {run_checks or 'none'}")
-    console.print(f"{result.examples} examples, {result.steps} steps, {result.requests} requests "
-                  f"in {result.duration:.1f}s; seed {result.seed}")
+    console.print(
+        f"{result.examples} examples, {result.steps} steps, {result.requests} requests "
+        f"in {result.duration:.1f}s; seed {result.seed}"
+    )
     if result.failure is not None:
         console.print()
         console.print(story(result), markup=False, highlight=False, soft_wrap=True)

@@ -75,7 +75,7 @@ class ObjectMachines:
                 auto_transitions=False,
                 send_event=True,
             )
-            machine.add_model(probe, initial=obj.initial_states[0] if obj.initial_states else list(obj.states)[0])
+            machine.add_model(probe, initial=obj.initial_states[0] if obj.initial_states else next(iter(obj.states)))
             self._machines[obj.name] = machine
             self._probes[obj.name] = probe
 

@@ -154,7 +154,8 @@ def _check_event(
         elif not any(lk.object == event.addressed_to for lk in obj.links.values()):
             report.add((*where, "addressed_to"),
                        f"{event.object} has no link to {event.addressed_to}",
-                       f"add a link from {event.object} to {event.addressed_to}, or address the event to {event.object}")
+                       f"add a link from {event.object} to {event.addressed_to}, "
+                       f"or address the event to {event.object}")
     if event.card not in (None, "parameter", "self") and event.card not in obj.links:
         report.add((*where, "card"), f"card: {event.card!r} is neither parameter, self nor a link of {obj.name}",
                    f"use parameter, self or one of: {', '.join(obj.links)}")

@@ -196,7 +196,7 @@ def check_webhooks(expected: Sequence[ExpectedEvent], deliveries: Sequence[Deliv
                            expected="identical duplicates", observed=sorted(bodies)[:2])
     distinct = {event_id: copies[0] for event_id, copies in by_event.items()}
     want = Counter((e.type, e.object_id) for e in expected)
-    got = Counter((d.type, d.object_id) for d in distinct.values())
+    got = Counter((str(d.type), str(d.object_id)) for d in distinct.values())
     missing = want - got
     extra = got - want
     if missing:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cxpay_conformance.errors import ImplementationUnreachable
-
 from cxpay_conformance.model import ObjectMachines
 from cxpay_conformance.spec import Event, Spec
 from cxpay_conformance.suite.adapter import Adapter, Exchange

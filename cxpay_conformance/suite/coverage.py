@@ -60,7 +60,7 @@ class Coverage:
 
     def rejection_pairs(self) -> tuple[int, int]:
         """How many (event, state) pairs where the spec expects a rejection were tested, of all."""
-        pairs = set()
+        pairs: set[tuple[str, str]] = set()
         for event in self.spec.events.values():
             if event.creates or event.due is not None:
                 continue

@@ -27,7 +27,6 @@ from cxpay_conformance.suite.context import KeyedRequest, Step, SuiteContext
 from cxpay_conformance.suite.observed import ObservedGraph, differences
 from cxpay_conformance.suite.requests import body_for, create_bodies, mutated
 
-
 #: Payments still open at once in one example: enough to interleave, few enough to go deep.
 MAX_LIVE_PAYMENTS = 2
 
@@ -349,7 +348,7 @@ def build_machine(ctx: SuiteContext) -> type[ConformanceMachine]:
     namespace: dict[str, Any] = {"ctx": ctx}
 
     def room_for_another(self: ConformanceMachine) -> bool:
-        live = [p for p in self.world.payments if not self.world.root_of(p).state in terminal]
+        live = [p for p in self.world.payments if self.world.root_of(p).state not in terminal]
         return len(live) < MAX_LIVE_PAYMENTS
 
     terminal = set(spec.root.terminal_states)
@@ -489,8 +488,8 @@ def _event_rule(ctx: SuiteContext, event: Event, payments: Bundle[int]) -> Calla
             # A payment drawn from the bundle; where the event is refused there, often move to
             # a payment that allows it, so that examples go deep as well as wide.
             key = self.world.root_of(payment).key
-            allowed = [self.world.root_of(p).key for p in self.world.payments
-                       if event.name in self.world.enabled(self.world.subject(event.name, self.world.root_of(p).key).key)]
+            roots = [self.world.root_of(p).key for p in self.world.payments]
+            allowed = [k for k in roots if event.name in self.world.enabled(self.world.subject(event.name, k).key)]
             if seek_allowed and allowed and key not in allowed and data.draw(_MOSTLY, label="go where allowed"):
                 key = data.draw(st.sampled_from(allowed), label=event.target)
             self.fire_event(event, key, params)
@@ -508,7 +507,8 @@ def _event_rule(ctx: SuiteContext, event: Event, payments: Bundle[int]) -> Calla
         # that the rejections get tested too).
         keys = [o.key for o in self.world if o.type == event.target and o.key in self.ids]
         allowed = [k for k in keys if event.name in self.world.enabled(self.world.subject(event.name, k).key)]
-        pool = allowed if seek_allowed and allowed and data.draw(_MOSTLY, label="go where allowed") else keys
+        aim_at_allowed: bool = seek_allowed and bool(allowed) and data.draw(_MOSTLY, label="go where allowed")
+        pool = allowed if aim_at_allowed else keys
         self.fire_event(event, data.draw(st.sampled_from(pool), label=event.target), params)
 
     on_object.__name__ = event.name
@@ -533,7 +533,8 @@ def _ending_rule(ctx: SuiteContext, events: list[Event]) -> Callable[..., None]:
         event = data.draw(st.sampled_from([e for e in events if e.target in present]), label="event")
         keys = [o.key for o in self.world if o.type == event.target and o.key in self.ids]
         refused = [k for k in keys if event.name not in self.world.enabled(self.world.subject(event.name, k).key)]
-        pool = refused if refused and data.draw(_MOSTLY, label="where refused") else keys
+        aim_at_refused: bool = bool(refused) and data.draw(_MOSTLY, label="where refused")
+        pool = refused if aim_at_refused else keys
         params = data.draw(_params_strategy(ctx, event), label="params")
         self.fire_event(event, data.draw(st.sampled_from(pool), label=event.target), params)
 

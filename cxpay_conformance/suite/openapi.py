@@ -18,7 +18,7 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from cxpay_conformance.errors import SpecError, SpecProblem, Location
+from cxpay_conformance.errors import Location, SpecError, SpecProblem
 
 _DOC_URI = "urn:cxpay:openapi"
 

@@ -9,7 +9,7 @@ unicode, the largest amount) gets tried. Other events carry just their spec para
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
@@ -24,7 +24,8 @@ def create_bodies(spec: Spec, contract: OpenAPIContract) -> st.SearchStrategy[di
     schema = contract.operations[creating.operation].request_schema
     if schema is None:
         return st.just({})
-    return from_schema(contract.resolved(schema))
+    # The request schema is an object schema, so every value drawn is a dict.
+    return cast(st.SearchStrategy[dict[str, Any]], from_schema(contract.resolved(schema)))
 
 
 def body_for(spec: Spec, contract: OpenAPIContract, event: Event, params: Mapping[str, Any],
