@@ -1,8 +1,8 @@
 """Request bodies: generated from the OpenAPI request schemas, and filled from event parameters.
 
-The creating event's body is generated from its operation's JSON Schema with
-hypothesis-jsonschema, so every optional field and odd-but-valid value (long metadata,
-unicode, the largest amount) gets tried. Other events carry just their spec parameters
+The creating event's body is generated from its operation's JSON Schema
+(:mod:`.schema_strategies`), so every optional field and odd-but-valid value (long
+metadata, unicode, the largest amount) gets tried. Other events carry just their spec parameters
 (the test card, a 3D Secure outcome); the clock's body is its operation's one required field.
 """
 
@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from hypothesis import strategies as st
-from hypothesis_jsonschema import from_schema
 
 from cxpay_conformance.spec import Event, Spec
 from cxpay_conformance.suite.openapi import OpenAPIContract
+from cxpay_conformance.suite.schema_strategies import from_schema
 
 
 def create_bodies(spec: Spec, contract: OpenAPIContract) -> st.SearchStrategy[dict[str, Any]]:
@@ -25,7 +25,7 @@ def create_bodies(spec: Spec, contract: OpenAPIContract) -> st.SearchStrategy[di
     if schema is None:
         return st.just({})
     # The request schema is an object schema, so every value drawn is a dict.
-    return cast(st.SearchStrategy[dict[str, Any]], from_schema(contract.resolved(schema)))
+    return cast(st.SearchStrategy[dict[str, Any]], from_schema(contract.resolved(schema), creating.operation))
 
 
 def body_for(spec: Spec, contract: OpenAPIContract, event: Event, params: Mapping[str, Any],
