@@ -104,12 +104,12 @@ def api_key_missing() -> ApiError:
 
 
 def api_key_invalid(api_key: str) -> ApiError:
-    shown = api_key[:8] + "..." + api_key[-4:] if len(api_key) > 16 else "that key"
+    shown = f"the API key {api_key[:8]}...{api_key[-4:]}" if len(api_key) > 16 else "that API key"
     return ApiError(
         401,
         AUTHENTICATION,
         "api_key_invalid",
-        f"No merchant owns the API key {shown}; check the key your integration sends "
+        f"No merchant owns {shown}; check the key your integration sends "
         "(the sandbox prints its keys when it starts).",
         headers=_CHALLENGE,
     )
