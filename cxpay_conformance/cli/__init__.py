@@ -15,6 +15,7 @@ from cxpay_conformance.cli.diagrams import diagrams
 from cxpay_conformance.cli.docs import docs
 from cxpay_conformance.cli.lint import lint
 from cxpay_conformance.cli.run import run
+from cxpay_conformance.cli.selftest import selftest
 from cxpay_conformance.cli.serve import serve
 
 main_group.add_command(lint)
@@ -22,6 +23,7 @@ main_group.add_command(diagrams)
 main_group.add_command(docs)
 main_group.add_command(serve)
 main_group.add_command(run)
+main_group.add_command(selftest)
 
 
 def main() -> None:

@@ -3,6 +3,8 @@
 Parses the options into a :class:`~cxpay_conformance.server.ServerConfig`, opens the store and
 binds the port first (so that a bad ``--db`` or a port in use is a one-line error and exit 2),
 prints where the sandbox answers and with which keys, then serves until Ctrl-C or SIGTERM.
+``--fault NAME`` starts it with deliberately injected bugs (``--list-faults`` lists them), for
+proving that a conformance suite catches them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import click
 from cxpay_conformance.cli._common import EXIT_USAGE, fail
 from cxpay_conformance.server import ServerConfig, StoreError, WebhookPolicy, open_store
 from cxpay_conformance.server.config import DEFAULT_API_KEYS, merchant_id_for_key
+from cxpay_conformance.server.faults import FAULTS
 from cxpay_conformance.server.runner import base_url_of, bind_socket, uvicorn_server
 
 _SECONDS = click.FloatRange(min=0, min_open=True)
@@ -75,6 +78,18 @@ _SECONDS = click.FloatRange(min=0, min_open=True)
     help="Seconds a webhook endpoint has to answer a delivery.",
 )
 @click.option("--quiet", is_flag=True, help="Do not log a line per request.")
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="NAME",
+    help="Start with this deliberately injected bug (repeat for more); see --list-faults.",
+)
+@click.option(
+    "--list-faults",
+    is_flag=True,
+    help="List the injectable faults (name, the check that catches it, what it breaks) and exit.",
+)
 def serve(
     host: str,
     port: int,
@@ -85,6 +100,8 @@ def serve(
     webhook_max_delay: float,
     webhook_timeout: float,
     quiet: bool,
+    faults: tuple[str, ...],
+    list_faults: bool,
 ) -> None:
     """Run the CX Pay sandbox: a stateful test-mode server with test cards, 3D Secure,
     a test clock, signed webhooks and idempotency.
@@ -94,7 +111,11 @@ def serve(
       cxpay-conformance serve
       cxpay-conformance serve --port 9000 --db sandbox.sqlite3
       cxpay-conformance serve --api-key sk_test_shop_one --api-key sk_test_shop_two
+      cxpay-conformance serve --fault session_not_completed   # a deliberately broken sandbox
     """
+    if list_faults:
+        _print_faults()
+        return
     keys = (
         {key: merchant_id_for_key(key) for key in api_keys} if api_keys else dict(DEFAULT_API_KEYS)
     )
@@ -109,6 +130,7 @@ def serve(
                 timeout=webhook_timeout,
             ),
             log_requests=not quiet,
+            faults=frozenset(faults),
         )
     except ValueError as exc:
         fail(str(exc), EXIT_USAGE)
@@ -157,7 +179,26 @@ def _print_banner(base_url: str, config: ServerConfig) -> None:
         f"webhooks: up to {policy.max_attempts} tries, retry after {policy.base_delay:g}s "
         f"doubling to at most {policy.max_delay:g}s, {policy.timeout:g}s timeout"
     )
+    if config.faults:
+        click.secho(
+            "INJECTED FAULTS (this sandbox is deliberately broken): "
+            + ", ".join(sorted(config.faults)),
+            fg="red",
+            bold=True,
+        )
     click.echo("stop with Ctrl-C")
+
+
+def _print_faults() -> None:
+    """One line per fault: name, the check family that should catch it, what it breaks."""
+    width = max(len(name) for name in FAULTS)
+    family_width = max(len(fault.family) for fault in FAULTS.values())
+    click.echo(f"{'fault':<{width}}  {'caught by':<{family_width}}  what it breaks")
+    for fault in FAULTS.values():
+        line = f"{fault.name:<{width}}  {fault.family:<{family_width}}  {fault.description}"
+        if fault.blind_spot:
+            line += f" [not catchable by the suite: {fault.blind_spot}]"
+        click.echo(line)
 
 
 def _log_to_stderr() -> None:

@@ -26,6 +26,7 @@ from cxpay_conformance.server import actions, api_errors, queries
 from cxpay_conformance.server.api_errors import ApiError
 from cxpay_conformance.server.config import ServerConfig
 from cxpay_conformance.server.dispatcher import WebhookDispatcher
+from cxpay_conformance.server.faults import injected
 from cxpay_conformance.server.hosted_page import hosted_page
 from cxpay_conformance.server.http_io import (
     JsonResponse,
@@ -89,6 +90,8 @@ class Api:
         request: Request,
         parse: Callable[[JsonObject | None], P],
         act: Callable[[Transaction, P], Answer],
+        *,
+        locked: bool = True,
     ) -> Response:
         merchant = await self._merchant(request)
         key_header = request.headers.get("idempotency-key")
@@ -102,7 +105,9 @@ class Api:
             claim = claimed
         try:
             params = self._parse(request, raw, parse)
-            answer = await self.sandbox.write(merchant, lambda tx: act(tx, params), claim)
+            answer = await self.sandbox.write(
+                merchant, lambda tx: act(tx, params), claim, locked=locked
+            )
         finally:
             if claim is not None:
                 self.sandbox.release(claim)
@@ -162,13 +167,15 @@ class Api:
         return answer_response(answer)
 
     async def _read_object(
-        self, request: Request, query: Callable[[Store, str, str], dict[str, Any]]
+        self,
+        request: Request,
+        query: Callable[[Store, str, str, frozenset[str]], dict[str, Any]],
     ) -> Response:
         object_id = _id(request)
 
         def answer(merchant: str) -> dict[str, Any]:
             # The query string is ignored: spec/openapi.yaml gives these reads no 400 answer.
-            return query(self.store, merchant, object_id)
+            return query(self.store, merchant, object_id, self.config.faults)
 
         return await self._read(request, answer)
 
@@ -177,7 +184,10 @@ class Api:
     async def pay(self, request: Request) -> Response:
         session_id = _id(request)
         return await self._write(
-            request, PayParams.parse, lambda tx, p: actions.pay(tx, session_id, p)
+            request,
+            PayParams.parse,
+            lambda tx, p: actions.pay(tx, session_id, p),
+            locked=not injected(self.config.faults, "no_lock_in_pay"),
         )
 
     async def authenticate(self, request: Request) -> Response:
@@ -263,7 +273,7 @@ def create_app(config: ServerConfig | None = None, store: Store | None = None) -
     config = config or ServerConfig()
     owned = store is None
     store = open_store(config) if store is None else store
-    dispatcher = WebhookDispatcher(store, config.webhooks)
+    dispatcher = WebhookDispatcher(store, config.webhooks, faults=config.faults)
     sandbox = Sandbox(config, store, on_deliveries=dispatcher.wake)
     api = Api(config, sandbox)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from cxpay_conformance.server.domain import settles_at
+from cxpay_conformance.server.faults import NO_FAULTS, injected
 from cxpay_conformance.server.store import Store
 
 
@@ -36,15 +37,22 @@ def first_seen_time() -> int:
     return int(time.time())
 
 
-def due_work(store: Store, merchant: str, until: int) -> list[DueWork]:
+def due_work(
+    store: Store, merchant: str, until: int, faults: frozenset[str] = NO_FAULTS
+) -> list[DueWork]:
     """Everything of ``merchant`` that falls due at or before ``until``, earliest first (ties
     in the order the objects were created, deadlines before settlements)."""
+    # A deadline falls due when the clock reaches it (the faults: past it, or never).
+    reached = until - 1 if injected(faults, "expiry_off_by_one") else until
     due = [
         DueWork(session.expires_at, DueKind.DEADLINE, session.id)
         for session in store.open_sessions(merchant)
-        if session.expires_at <= until
+        if session.expires_at <= reached and not injected(faults, "expiry_not_enforced")
     ]
-    for charge in store.succeeded_charges(merchant):
+    charges = store.succeeded_charges(merchant)
+    if injected(faults, "settlement_never_happens"):
+        charges = ()
+    for charge in charges:
         at = settles_at(charge)
         if at is not None and at <= until:
             intent = store.intent(charge.payment_intent)

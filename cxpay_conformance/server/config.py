@@ -9,11 +9,14 @@ one; tests build their own with short webhook delays.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+
+from cxpay_conformance.server.faults import FAULTS
 
 #: The two merchants every sandbox knows unless told otherwise, so that tenant isolation can be
 #: tried at once. The keys are printed at start and written in docs/sandbox.md: they are test
@@ -26,9 +29,9 @@ DEFAULT_API_KEYS: Mapping[str, str] = MappingProxyType(
 )
 
 #: The deliberately injected bugs a sandbox can be started with (``--fault NAME``) so that the
-#: conformance suite can prove it catches them. None exist yet; domain code consults
-#: ``ServerConfig.faults`` at the decision a fault would corrupt.
-KNOWN_FAULTS: frozenset[str] = frozenset()
+#: conformance suite can prove it catches them (the catalogue: :mod:`.faults`). The server's
+#: code consults ``ServerConfig.faults`` at the decision a fault corrupts.
+KNOWN_FAULTS: frozenset[str] = frozenset(FAULTS)
 
 DEFAULT_BODY_LIMIT = 64 * 1024
 
@@ -62,6 +65,19 @@ class WebhookPolicy:
         """Seconds to wait before the next try, after ``failed_attempts`` failed tries (>= 1)."""
         exponent = min(max(failed_attempts - 1, 0), 62)
         return float(min(self.base_delay * (2**exponent), self.max_delay))
+
+
+def unknown_faults_message(unknown: Iterable[str]) -> str:
+    """What to say about fault names not in the catalogue, with the nearest known names."""
+    names = sorted(unknown)
+    hints = []
+    for name in names:
+        close = difflib.get_close_matches(name, sorted(KNOWN_FAULTS), n=1)
+        hints.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
+    return (
+        f"unknown fault{'s' if len(names) > 1 else ''} {', '.join(hints)}; "
+        "list the known ones with: cxpay-conformance serve --list-faults"
+    )
 
 
 def merchant_id_for_key(api_key: str) -> str:
@@ -112,8 +128,7 @@ class ServerConfig:
             raise ValueError("body_limit must be at least 1024 bytes")
         unknown = self.faults - KNOWN_FAULTS
         if unknown:
-            known = ", ".join(sorted(KNOWN_FAULTS)) or "none yet"
-            raise ValueError(f"unknown fault(s) {sorted(unknown)}; known faults: {known}")
+            raise ValueError(unknown_faults_message(unknown))
         # A frozen, read-only copy: the caller's dict may change, the config may not.
         object.__setattr__(self, "api_keys", MappingProxyType(dict(self.api_keys)))
 

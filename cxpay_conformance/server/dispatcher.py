@@ -20,7 +20,9 @@ from dataclasses import replace
 
 import httpx
 
+from cxpay_conformance.server import ids
 from cxpay_conformance.server.config import WebhookPolicy
+from cxpay_conformance.server.faults import NO_FAULTS, injected
 from cxpay_conformance.server.signatures import HEADER, signature_header
 from cxpay_conformance.server.store import Store, UnitOfWork
 from cxpay_conformance.server.webhook_endpoints import Delivery, DeliveryState
@@ -32,16 +34,20 @@ USER_AGENT = "CXPay-Sandbox/1.0 (+webhooks)"
 
 
 class WebhookDispatcher:
-    """Sends the store's pending deliveries; :meth:`wake` after committing new ones."""
+    """Sends the store's pending deliveries; :meth:`wake` after committing new ones.
+    ``faults`` are the sandbox's injected bugs (:mod:`.faults`); none by default."""
 
     def __init__(
         self,
         store: Store,
         policy: WebhookPolicy,
         wall_clock: Callable[[], float] = time.time,
+        *,
+        faults: frozenset[str] = NO_FAULTS,
     ) -> None:
         self._store = store
         self._policy = policy
+        self._faults = faults
         self._wall_clock = wall_clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -107,11 +113,14 @@ class WebhookDispatcher:
         event = self._store.event(delivery.event_id)
         if endpoint is None or endpoint.deleted or event is None:
             return replace(delivery, state=DeliveryState.DROPPED)
-        body = json.dumps(event.to_api(), separators=(",", ":"), ensure_ascii=True).encode()
+        payload = event.to_api()
+        if delivery.attempts and injected(self._faults, "redelivery_new_event_id"):
+            payload["id"] = ids.new_id(ids.EVENT)
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode()
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
-            HEADER: signature_header(endpoint.secret, int(self._wall_clock()), body),
+            HEADER: self._signature(endpoint.secret, body),
         }
         error: str | None = None
         try:
@@ -121,6 +130,9 @@ class WebhookDispatcher:
         except Exception as exc:  # any failure to get an answer is a failed attempt
             error = f"{type(exc).__name__}: {exc}"
         attempts = delivery.attempts + 1
+        if error is None and attempts == 1 and injected(self._faults, "redelivery_new_event_id"):
+            # At least once allows a second delivery; the fault is the new id it carries.
+            return replace(delivery, attempts=attempts, next_attempt_at=self._wall_clock())
         if error is None:
             return replace(
                 delivery, attempts=attempts, state=DeliveryState.DELIVERED, last_error=None
@@ -139,3 +151,14 @@ class WebhookDispatcher:
             )
         retry_at = self._wall_clock() + self._policy.delay_after(attempts)
         return replace(delivery, attempts=attempts, next_attempt_at=retry_at, last_error=error)
+
+    def _signature(self, secret: str, body: bytes) -> str:
+        """The ``CXPay-Signature`` header of one attempt: signed now, over the body sent."""
+        timestamp = int(self._wall_clock())
+        if injected(self._faults, "signature_wrong_secret"):
+            secret = secret.removeprefix("whsec_")
+        if injected(self._faults, "signature_stale_timestamp"):
+            timestamp -= 3600
+        if injected(self._faults, "signature_over_other_body"):
+            body = json.dumps(json.loads(body), indent=2).encode()
+        return signature_header(secret, timestamp, body)

@@ -6,7 +6,7 @@ Nothing here does I/O, reads a clock or draws ids: the caller passes the time an
 so every rule can be read and tested on its own. An action not allowed in the payment's current
 state raises :class:`InvalidState` with a message naming that state. ``Outcome.entered`` lists
 the objects that entered a state (created, or moved to a new status), in the order their
-events are recorded.
+events are recorded. ``faults`` switches on injected bugs (:mod:`.faults`); none by default.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from cxpay_conformance.server.cards import AUTHENTICATION_FAILED, FAILURE_MESSAGES, TestCard
+from cxpay_conformance.server.faults import NO_FAULTS, injected
 from cxpay_conformance.server.objects import (
     CHARGE_IN_FLIGHT,
     INTENT_UNFINISHED,
@@ -127,37 +128,58 @@ def open_payment(new: NewSession) -> Outcome:
     return Outcome(Payment(session, intent), (session.id, intent.id))
 
 
-def pay(payment: Payment, card: TestCard, charge_id: str, now: int) -> Outcome:
+def pay(
+    payment: Payment, card: TestCard, charge_id: str, now: int, faults: frozenset[str] = NO_FAULTS
+) -> Outcome:
     """The customer submits ``card``: a new charge, sent to the network at once, or first to
     3D Secure when the card needs it. Allowed while the session is open and its payment intent
     has no attempt in flight and has not ended."""
     session, intent = payment.session, payment.intent
-    if intent.status not in (IntentStatus.REQUIRES_PAYMENT_METHOD, IntentStatus.FAILED):
+    payable = {IntentStatus.REQUIRES_PAYMENT_METHOD, IntentStatus.FAILED}
+    if injected(faults, "pay_while_processing"):
+        payable.add(IntentStatus.PROCESSING)
+    if injected(faults, "pay_accepted_on_canceled"):
+        payable.add(IntentStatus.CANCELED)
+    if injected(faults, "pay_refused_after_failure"):
+        payable.discard(IntentStatus.FAILED)
+    if intent.status not in payable:
         raise InvalidState(
             f"Checkout session {session.id} cannot take a card: its payment intent {intent.id} "
             f"is {intent.status}; a card can be submitted only while it is "
             "requires_payment_method or failed."
         )
-    if session.status is not SessionStatus.OPEN:
+    reopened = intent.status is IntentStatus.CANCELED  # only with pay_accepted_on_canceled
+    if session.status is not SessionStatus.OPEN and not reopened:
         raise InvalidState(
             f"Checkout session {session.id} is {session.status}; only an open session can be paid."
         )
+    needs_authentication = card.needs_authentication and not injected(
+        faults, "three_d_secure_skipped"
+    )
+    amount, currency = intent.amount, intent.currency
+    if injected(faults, "amount_drift_on_charge"):
+        amount = -(-amount // 100) * 100  # rounded up to whole units of the currency
+    if injected(faults, "currency_drift_on_charge"):
+        currency = "usd"
     charge = Charge(
         id=charge_id,
         merchant=intent.merchant,
         payment_intent=intent.id,
-        status=ChargeStatus.REQUIRES_ACTION if card.needs_authentication else ChargeStatus.PENDING,
-        amount=intent.amount,
-        currency=intent.currency,
+        status=ChargeStatus.REQUIRES_ACTION if needs_authentication else ChargeStatus.PENDING,
+        amount=amount,
+        currency=currency,
         failure_code=None,
         created=now,
         card_number=card.number,
     )
+    status = IntentStatus.REQUIRES_ACTION if needs_authentication else IntentStatus.PROCESSING
+    if status is IntentStatus.PROCESSING and injected(
+        faults, "intent_succeeded_while_charge_pending"
+    ):
+        status = IntentStatus.SUCCEEDED
     intent = replace(
         intent,
-        status=(
-            IntentStatus.REQUIRES_ACTION if card.needs_authentication else IntentStatus.PROCESSING
-        ),
+        status=status,
         charges=(*intent.charges, charge.id),
         last_payment_error=None,
     )
@@ -188,7 +210,13 @@ def authenticate(payment: Payment, passed: bool) -> Outcome:
     return Outcome(replace(payment, intent=intent).with_charge(charge), (intent.id, charge.id))
 
 
-def answer_charge(payment: Payment, charge_id: str, card: TestCard, now: int) -> Outcome:
+def answer_charge(
+    payment: Payment,
+    charge_id: str,
+    card: TestCard,
+    now: int,
+    faults: frozenset[str] = NO_FAULTS,
+) -> Outcome:
     """The card network answers a pending charge as its ``card`` dictates: approval captures
     it (the payment intent succeeds, the session completes), a decline fails the attempt."""
     charge = payment.charge(charge_id)
@@ -203,33 +231,39 @@ def answer_charge(payment: Payment, charge_id: str, card: TestCard, now: int) ->
         if intent.status is IntentStatus.PROCESSING:
             intent = replace(intent, status=IntentStatus.SUCCEEDED)
             entered.append(intent.id)
-        if session.status is SessionStatus.OPEN:
+        if session.status is SessionStatus.OPEN and not injected(faults, "session_not_completed"):
             session = replace(session, status=SessionStatus.COMPLETE)
             entered.append(session.id)
     else:
         charge = replace(charge, status=ChargeStatus.FAILED, failure_code=card.decline_code)
         if intent.status is IntentStatus.PROCESSING:
+            error = None if injected(faults, "last_payment_error_missing") else card.decline_code
             intent = replace(
-                intent, status=IntentStatus.FAILED, last_payment_error=_error(card.decline_code)
+                intent,
+                status=IntentStatus.FAILED,
+                last_payment_error=_error(error) if error else None,
             )
             entered.append(intent.id)
     changed = replace(payment, session=session, intent=intent).with_charge(charge)
     return Outcome(changed, tuple(entered))
 
 
-def expire_session(payment: Payment) -> Outcome:
+def expire_session(payment: Payment, faults: frozenset[str] = NO_FAULTS) -> Outcome:
     """The merchant ends an open session: its payment intent is canceled and a charge in
     flight is voided."""
     session = payment.session
+    if session.status is SessionStatus.COMPLETE and injected(faults, "expire_reopens_complete"):
+        session = replace(session, status=SessionStatus.OPEN)
+        return Outcome(replace(payment, session=session), (session.id,))
     if session.status is not SessionStatus.OPEN:
         raise InvalidState(
             f"Checkout session {session.id} is {session.status}; only an open session can be "
             "expired."
         )
-    return _end(payment, intent_becomes=IntentStatus.CANCELED, intent_first=False)
+    return _end(payment, intent_becomes=IntentStatus.CANCELED, intent_first=False, faults=faults)
 
 
-def cancel_intent(payment: Payment) -> Outcome:
+def cancel_intent(payment: Payment, faults: frozenset[str] = NO_FAULTS) -> Outcome:
     """The merchant cancels the payment intent: its session expires and a charge in flight is
     voided. Allowed until the payment intent has ended."""
     intent = payment.intent
@@ -238,15 +272,15 @@ def cancel_intent(payment: Payment) -> Outcome:
             f"Payment intent {intent.id} is {intent.status}; only a payment intent in "
             "requires_payment_method, requires_action, processing or failed can be canceled."
         )
-    return _end(payment, intent_becomes=IntentStatus.CANCELED, intent_first=True)
+    return _end(payment, intent_becomes=IntentStatus.CANCELED, intent_first=True, faults=faults)
 
 
-def reach_deadline(payment: Payment) -> Outcome:
+def reach_deadline(payment: Payment, faults: frozenset[str] = NO_FAULTS) -> Outcome:
     """The test clock reached the session's ``expires_at``: the session expires, its payment
     intent expires, and a charge in flight is voided."""
     if payment.session.status is not SessionStatus.OPEN:
         raise InvalidState(f"Checkout session {payment.session.id} is no longer open.")
-    return _end(payment, intent_becomes=IntentStatus.EXPIRED, intent_first=False)
+    return _end(payment, intent_becomes=IntentStatus.EXPIRED, intent_first=False, faults=faults)
 
 
 def settle(payment: Payment, charge_id: str) -> Outcome:
@@ -266,7 +300,13 @@ def settles_at(charge: Charge) -> int | None:
     return charge.succeeded_at + SETTLEMENT_DELAY
 
 
-def _end(payment: Payment, *, intent_becomes: IntentStatus, intent_first: bool) -> Outcome:
+def _end(
+    payment: Payment,
+    *,
+    intent_becomes: IntentStatus,
+    intent_first: bool,
+    faults: frozenset[str] = NO_FAULTS,
+) -> Outcome:
     """End a payment without success: the session expires, the payment intent becomes
     ``intent_becomes`` and a charge in flight is voided; each only if it has not ended. The
     object acted on comes first in ``entered`` (the intent when it was canceled), then the
@@ -280,7 +320,10 @@ def _end(payment: Payment, *, intent_becomes: IntentStatus, intent_first: bool) 
         intent = replace(intent, status=intent_becomes)
         entered["intent"].append(intent.id)
     changed = replace(payment, session=session, intent=intent)
-    if charge is not None and charge.status in CHARGE_IN_FLIGHT:
+    voidable = set(CHARGE_IN_FLIGHT)
+    if injected(faults, "expire_voids_failed_charge"):
+        voidable.add(ChargeStatus.FAILED)
+    if charge is not None and charge.status in voidable:
         changed = changed.with_charge(replace(charge, status=ChargeStatus.CANCELED))
         entered["charge"].append(charge.id)
     order = ("intent", "session", "charge") if intent_first else ("session", "intent", "charge")

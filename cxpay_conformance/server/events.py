@@ -13,7 +13,8 @@ from types import MappingProxyType
 from typing import Any
 
 from cxpay_conformance.server import ids
-from cxpay_conformance.server.domain import Outcome
+from cxpay_conformance.server.domain import Outcome, Payment
+from cxpay_conformance.server.faults import NO_FAULTS, injected
 from cxpay_conformance.server.objects import (
     Charge,
     ChargeStatus,
@@ -96,19 +97,37 @@ def event_type(entered: PaymentObject) -> str:
     raise TypeError(f"not a payment object: {entered!r}")
 
 
-def events_of(outcome: Outcome, at: int) -> list[Event]:
-    """One new event per object the outcome says entered a state, in the outcome's order."""
+def events_of(
+    outcome: Outcome, at: int, faults: frozenset[str] = NO_FAULTS, before: Payment | None = None
+) -> list[Event]:
+    """One new event per object the outcome says entered a state, in the outcome's order.
+
+    ``before`` is the payment as it was before the change; only an injected fault reads it.
+    """
     objects = outcome.payment.objects()
-    events = []
+    previous = before.objects() if before is not None else {}
+    events: list[Event] = []
     for object_id in outcome.entered:
         entered = objects[object_id]
-        events.append(
+        type_ = event_type(entered)
+        if type_ == "charge.failed" and injected(faults, "no_charge_failed_event"):
+            continue
+        if type_ == "payment_intent.payment_failed" and injected(faults, "mistyped_event_type"):
+            type_ = "payment_intent.failed"
+        shown = entered
+        if injected(faults, "stale_event_snapshot"):
+            shown = previous.get(object_id, entered)
+        copies = 1
+        if type_ == "payment_intent.succeeded" and injected(faults, "duplicate_event_new_id"):
+            copies = 2
+        events.extend(
             Event(
                 id=ids.new_id(ids.EVENT),
                 merchant=entered.merchant,
-                type=event_type(entered),
+                type=type_,
                 created=at,
-                object=MappingProxyType(entered.to_api()),
+                object=MappingProxyType(shown.to_api()),
             )
+            for _ in range(copies)
         )
     return events

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from cxpay_conformance.server import api_errors
 from cxpay_conformance.server.api_errors import ApiError
 from cxpay_conformance.server.config import ServerConfig
+from cxpay_conformance.server.faults import injected
 from cxpay_conformance.server.idempotency import Answer
 
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
@@ -43,6 +44,12 @@ def error_response(error: ApiError) -> Response:
 
 def merchant_of(request: Request, config: ServerConfig) -> str:
     """The merchant whose key the request carries, or a 401."""
+    if (
+        "authorization" not in request.headers
+        and request.url.path.startswith("/test-helpers/")
+        and injected(config.faults, "test_helpers_without_key")
+    ):
+        return next(iter(config.api_keys.values()))
     return merchant_of_headers(request.headers, config)
 
 
@@ -51,6 +58,8 @@ def merchant_of_headers(headers: Mapping[str, str], config: ServerConfig) -> str
     scheme, _, key = authorization.strip().partition(" ")
     key = key.strip()
     if scheme.lower() != "bearer" or not key:
+        if injected(config.faults, "missing_key_reported_invalid"):
+            raise api_errors.api_key_invalid(key)
         raise api_errors.api_key_missing()
     merchant = config.merchant_for(key)
     if merchant is None:

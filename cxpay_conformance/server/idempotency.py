@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cxpay_conformance.server import api_errors
+from cxpay_conformance.server.faults import NO_FAULTS, injected
 
 KEY_LIFETIME = 86_400
 MAX_KEY_LENGTH = 255
@@ -99,10 +100,12 @@ def fingerprint(method: str, path: str, raw_body: bytes) -> str:
 
 
 class InFlightKeys:
-    """The keys claimed by requests that have not answered yet, for one server process."""
+    """The keys claimed by requests that have not answered yet, for one server process;
+    ``faults`` are the sandbox's injected bugs (:mod:`.faults`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, faults: frozenset[str] = NO_FAULTS) -> None:
         self._claimed: dict[tuple[str, str], str] = {}
+        self._faults = faults
 
     def claim(
         self, merchant: str, key: str, print_: str, remembered: IdempotencyRecord | None, now: int
@@ -110,7 +113,9 @@ class InFlightKeys:
         """Claim ``key`` for a new request, or answer at once: the remembered answer (a
         replay), 400 for other parameters, 409 while another request holds the key."""
         if remembered is not None and remembered.alive_at(now):
-            if remembered.fingerprint != print_:
+            if remembered.fingerprint != print_ and not injected(
+                self._faults, "idempotency_reuse_accepted"
+            ):
                 raise api_errors.idempotency_key_reused()
             return remembered.answer
         held = self._claimed.get((merchant, key))

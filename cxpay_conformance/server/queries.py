@@ -1,7 +1,8 @@
 """The read operations of the API: answers straight from the committed store, without locks.
 
 Like the actions, every look-up by id goes through :mod:`.lookups`, so another merchant's
-object answers 404 exactly like an unknown one.
+object answers 404 exactly like an unknown one. ``faults`` switches on injected bugs of the
+read path (:mod:`.faults`); none by default.
 """
 
 from __future__ import annotations
@@ -9,21 +10,50 @@ from __future__ import annotations
 from typing import Any
 
 from cxpay_conformance.server import api_errors
+from cxpay_conformance.server.faults import NO_FAULTS, injected
 from cxpay_conformance.server.lookups import owned_charge, owned_intent, owned_session
+from cxpay_conformance.server.objects import Charge, CheckoutSession, IntentStatus, PaymentIntent
 from cxpay_conformance.server.parameters import ListEventsParams
 from cxpay_conformance.server.store import Store
 
 
-def get_session(store: Store, merchant: str, session_id: str) -> dict[str, Any]:
-    return owned_session(store, merchant, session_id).to_api()
+def get_session(
+    store: Store, merchant: str, session_id: str, faults: frozenset[str] = NO_FAULTS
+) -> dict[str, Any]:
+    merchant = _reader(faults, merchant, store.session(session_id))
+    answer = owned_session(store, merchant, session_id).to_api()
+    if injected(faults, "session_missing_created"):
+        del answer["created"]
+    return answer
 
 
-def get_intent(store: Store, merchant: str, intent_id: str) -> dict[str, Any]:
-    return owned_intent(store, merchant, intent_id).to_api()
+def get_intent(
+    store: Store, merchant: str, intent_id: str, faults: frozenset[str] = NO_FAULTS
+) -> dict[str, Any]:
+    merchant = _reader(faults, merchant, store.intent(intent_id))
+    intent = owned_intent(store, merchant, intent_id)
+    answer = intent.to_api()
+    if intent.status is IntentStatus.PROCESSING and injected(
+        faults, "processing_read_as_requires_payment_method"
+    ):
+        answer["status"] = IntentStatus.REQUIRES_PAYMENT_METHOD.value
+    if injected(faults, "charges_newest_first"):
+        answer["charges"] = list(reversed(intent.charges))
+    if injected(faults, "charge_missing_from_list"):
+        answer["charges"] = list(intent.charges[-1:])
+    if injected(faults, "latest_charge_not_updated"):
+        answer["latest_charge"] = intent.charges[0] if intent.charges else None
+    return answer
 
 
-def get_charge(store: Store, merchant: str, charge_id: str) -> dict[str, Any]:
-    return owned_charge(store, merchant, charge_id).to_api()
+def get_charge(
+    store: Store, merchant: str, charge_id: str, faults: frozenset[str] = NO_FAULTS
+) -> dict[str, Any]:
+    merchant = _reader(faults, merchant, store.charge(charge_id))
+    answer = owned_charge(store, merchant, charge_id).to_api()
+    if injected(faults, "amount_as_string"):
+        answer["amount"] = str(answer["amount"])
+    return answer
 
 
 def list_events(store: Store, merchant: str, params: ListEventsParams) -> dict[str, Any]:
@@ -39,3 +69,12 @@ def list_events(store: Store, merchant: str, params: ListEventsParams) -> dict[s
         "data": [event.to_api() for event in page.events],
         "has_more": page.has_more,
     }
+
+
+def _reader(
+    faults: frozenset[str], merchant: str, found: CheckoutSession | PaymentIntent | Charge | None
+) -> str:
+    """Whom a read looks up as: the caller (the fault: whoever owns the object)."""
+    if found is not None and injected(faults, "tenant_leak_reads"):
+        return found.merchant
+    return merchant

@@ -15,21 +15,31 @@ with a key in flight is told so at once instead of queueing behind the first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 
 from cxpay_conformance.server.api_errors import ApiError
 from cxpay_conformance.server.clock import first_seen_time
 from cxpay_conformance.server.config import ServerConfig
+from cxpay_conformance.server.faults import injected
 from cxpay_conformance.server.idempotency import Answer, Claim, InFlightKeys
 from cxpay_conformance.server.store import Store, UnitOfWork
 from cxpay_conformance.server.transaction import Transaction
 
 Action = Callable[[Transaction], Answer]
 
+#: How long an unlocked write (the ``no_lock_in_pay`` fault) waits between reading and
+#: committing, as a real service would while the card network answers.
+NETWORK_ROUND_TRIP = 0.05
+
 
 def _nothing() -> None:
     pass
+
+
+#: The merchant an idempotency key is filed under with the ``idempotency_global_scope`` fault.
+GLOBAL_SCOPE = "*"
 
 
 class Sandbox:
@@ -51,7 +61,7 @@ class Sandbox:
         self._on_deliveries = on_deliveries
         self._wall_clock = wall_clock
         self._locks: dict[str, asyncio.Lock] = {}
-        self._keys = InFlightKeys()
+        self._keys = InFlightKeys(config.faults)
 
     def _lock(self, merchant: str) -> asyncio.Lock:
         lock = self._locks.get(merchant)
@@ -71,33 +81,43 @@ class Sandbox:
         """Claim an idempotency key for a new request, or answer at once (see
         :meth:`~.idempotency.InFlightKeys.claim`)."""
         now = self.store.clock(merchant) or 0
-        remembered = self.store.idempotency(merchant, key)
-        return self._keys.claim(merchant, key, fingerprint, remembered, now)
+        faults = self.config.faults
+        scope = GLOBAL_SCOPE if injected(faults, "idempotency_global_scope") else merchant
+        remembered = self.store.idempotency(scope, key)
+        if injected(faults, "idempotency_ignored"):
+            remembered = None
+        return self._keys.claim(scope, key, fingerprint, remembered, now)
 
     def release(self, claim: Claim) -> None:
         self._keys.release(claim)
 
-    async def write(self, merchant: str, action: Action, claim: Claim | None = None) -> Answer:
+    async def write(
+        self, merchant: str, action: Action, claim: Claim | None = None, *, locked: bool = True
+    ) -> Answer:
         """Run ``action`` as one transaction of ``merchant`` and commit it.
 
         An :class:`ApiError` the action raises is the answer; with an idempotency ``claim`` it
         is remembered like any other answer (the request ran: its object was missing or in
-        the wrong state) and returned, without a claim it is raised.
+        the wrong state) and returned, without a claim it is raised. ``locked=False`` is only
+        for the ``no_lock_in_pay`` fault.
         """
-        async with self._lock(merchant):
+        lock = self._lock(merchant) if locked else contextlib.nullcontext()
+        async with lock:
             now = self.store.clock(merchant)
             if now is None:
                 raise RuntimeError(f"merchant {merchant} has no clock; call see() first")
-            tx = Transaction(self.store, merchant, now, self._wall_clock())
+            tx = Transaction(self.store, merchant, now, self._wall_clock(), self.config.faults)
             try:
                 answer = action(tx)
             except ApiError as error:
                 if claim is None:
                     raise
-                tx = Transaction(self.store, merchant, now, self._wall_clock())
+                tx = Transaction(self.store, merchant, now, self._wall_clock(), self.config.faults)
                 answer = Answer(error.status, error.body())
             if claim is not None:
                 tx.work.idempotency.append(claim.record(answer, now))
+            if not locked:
+                await asyncio.sleep(NETWORK_ROUND_TRIP)
             await self.store.commit(tx.work)
         if tx.work.deliveries:
             self._on_deliveries()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from cxpay_conformance.server import ids
 from cxpay_conformance.server.domain import Outcome, Payment
 from cxpay_conformance.server.events import events_of
+from cxpay_conformance.server.faults import NO_FAULTS
 from cxpay_conformance.server.objects import Charge, CheckoutSession, PaymentIntent
 from cxpay_conformance.server.store import Store, UnitOfWork
 from cxpay_conformance.server.webhook_endpoints import Delivery, WebhookEndpoint
@@ -18,13 +19,22 @@ from cxpay_conformance.server.webhook_endpoints import Delivery, WebhookEndpoint
 
 class Transaction:
     """The view and the writes of one request of ``merchant`` at test-clock time ``now``;
-    ``wall_now`` (real Unix time) schedules the first delivery attempt of its events."""
+    ``wall_now`` (real Unix time) schedules the first delivery attempt of its events;
+    ``faults`` are the sandbox's injected bugs (:mod:`.faults`), for the actions to consult."""
 
-    def __init__(self, store: Store, merchant: str, now: int, wall_now: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        merchant: str,
+        now: int,
+        wall_now: float,
+        faults: frozenset[str] = NO_FAULTS,
+    ) -> None:
         self.store = store
         self.merchant = merchant
         self.now = now
         self.wall_now = wall_now
+        self.faults = faults
         self.work = UnitOfWork()
 
     # --- reads that see this transaction's writes ----------------------------------------
@@ -56,9 +66,11 @@ class Transaction:
     def record(self, outcome: Outcome, at: int | None = None) -> None:
         """Store the outcome's payment, one event per object that entered a state (created at
         test-clock time ``at``, default now), and one delivery per event and active endpoint."""
+        before = self.payment(outcome.payment.session.id) if self.faults else None
         self.work.save_payment(outcome.payment)
         endpoints = self.store.active_endpoints(self.merchant)
-        for event in events_of(outcome, self.now if at is None else at):
+        at = self.now if at is None else at
+        for event in events_of(outcome, at, self.faults, before):
             self.work.events.append(event)
             for endpoint in endpoints:
                 delivery = Delivery(

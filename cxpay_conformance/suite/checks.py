@@ -74,6 +74,32 @@ def _failure(name: str, message: str, exchange: Exchange | None = None, **fields
     return ConformanceFailure(message, check=name, **fields)
 
 
+def _answered(exchange: Exchange) -> str:
+    """``409 invalid_request_error/invalid_state``, or ``200 with the charge ch_...`` for an object."""
+    if exchange.error_code is not None or exchange.error_type is not None:
+        return f"{exchange.status} {exchange.error_type}/{exchange.error_code}"
+    answer = exchange.answer if isinstance(exchange.answer, dict) else {}
+    what = " ".join(str(answer[k]) for k in ("object", "id") if answer.get(k) is not None)
+    return f"{exchange.status} with the {what}" if what else f"{exchange.status}"
+
+
+def _body_changes(first: Any, replay: Any) -> list[str]:
+    """The top-level fields that differ between two answers, for a message."""
+    if not isinstance(first, Mapping) or not isinstance(replay, Mapping):
+        return [f"{_short(first)} became {_short(replay)}"]
+    return [f"{key}: {_short(first.get(key, _ABSENT))} became {_short(replay.get(key, _ABSENT))}"
+            for key in sorted(set(first) | set(replay), key=str)
+            if first.get(key, _ABSENT) != replay.get(key, _ABSENT)]
+
+
+_ABSENT: Any = type("_Absent", (), {"__repr__": lambda self: "(absent)"})()
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 # --- answers ----------------------------------------------------------------------------------
 
 
@@ -99,8 +125,7 @@ def check_status(exchange: Exchange, *, accepted: bool, rejection: Rejection | N
         raise _failure(
             "status",
             f"{event} is not allowed in state {state}: the spec expects {rejection.status} "
-            f"{rejection.type}/{rejection.code}, the implementation answered "
-            f"{exchange.status} {exchange.error_type}/{exchange.error_code}",
+            f"{rejection.type}/{rejection.code}, the implementation answered {_answered(exchange)}",
             exchange, event=event, expected=expected, observed=observed,
         )
 
@@ -123,6 +148,17 @@ def check_openapi(contract: OpenAPIContract, exchange: Exchange) -> None:
         raise _failure("openapi", f"the {exchange.status} answer of {exchange.operation_id} breaks "
                        f"spec/openapi.yaml: {'; '.join(problems[:5])}", exchange,
                        event=exchange.operation_id, expected="a valid answer", observed=problems)
+
+
+def check_webhook_bodies(contract: OpenAPIContract, deliveries: Sequence[Delivery]) -> None:
+    """The ``openapi`` check of webhook deliveries: each body is valid for its event type."""
+    __tracebackhide__ = True
+    for delivery in deliveries:
+        problems = contract.webhook_problems(str(delivery.type), delivery.event)
+        if problems:
+            raise _failure("openapi", f"the webhook {delivery.type} {delivery.event_id} breaks the contract's "
+                           f"webhooks section (spec/openapi.yaml): {'; '.join(problems[:5])}",
+                           event="webhook", expected="a valid event body", observed=problems)
 
 
 # --- objects ----------------------------------------------------------------------------------
@@ -234,8 +270,11 @@ def check_webhooks(expected: Sequence[ExpectedEvent], deliveries: Sequence[Deliv
 def check_idempotent_replay(first: Exchange, replay: Exchange) -> None:
     __tracebackhide__ = True
     if (replay.status, replay.answer) != (first.status, first.answer):
+        changes = "; ".join(_body_changes(first.answer, replay.answer)[:5])
+        how = (f"it answered {_answered(replay)}" if replay.status != first.status
+               else f"it answered {replay.status} with another body: {changes}")
         raise _failure("idempotency", "a replay with the same Idempotency-Key and body must answer "
-                       f"exactly as the first request ({first.status}); it answered {replay.status}",
+                       f"exactly as the first request ({_answered(first)}); {how}",
                        replay, event="replay", expected=first.answer, observed=replay.answer)
 
 
@@ -245,7 +284,7 @@ def check_key_reuse(exchange: Exchange, expected: tuple[int, str, str]) -> None:
     if observed != expected:
         raise _failure("idempotency", "an Idempotency-Key reused with other parameters must be refused "
                        f"with {expected[0]} {expected[1]}/{expected[2]}; the implementation answered "
-                       f"{observed[0]} {observed[1]}/{observed[2]}", exchange, event="reuse key",
+                       f"{_answered(exchange)}", exchange, event="reuse key",
                        expected=expected, observed=observed)
 
 
@@ -256,7 +295,7 @@ def check_auth(exchange: Exchange, expected: tuple[int, str, str], *, what: str)
     if observed != expected:
         raise _failure("auth", f"a request with {what} must be refused with {expected[0]} "
                        f"{expected[1]}/{expected[2]}; the implementation answered "
-                       f"{observed[0]} {observed[1]}/{observed[2]}", exchange, event="auth",
+                       f"{_answered(exchange)}", exchange, event="auth",
                        expected=expected, observed=observed)
 
 
@@ -268,5 +307,5 @@ def check_tenant(exchange: Exchange, expected: tuple[int, str, str]) -> None:
     if observed != expected:
         raise _failure("tenant_isolation", "another merchant's key must not see or touch this "
                        f"merchant's objects ({expected[0]} {expected[2]}, as for an unknown id); "
-                       f"the implementation answered {observed[0]} {observed[2]}", exchange,
+                       f"the implementation answered {_answered(exchange)}", exchange,
                        event="other merchant", expected=expected, observed=observed)

@@ -55,6 +55,6 @@ def differences(expected: Mapping[str, Any], observed: Any, where: str = "") -> 
         got = observed[key]
         if isinstance(want, Mapping):
             found.extend(differences(want, got, name))
-        elif got != want:
+        elif got != want or isinstance(got, bool) != isinstance(want, bool):  # JSON: true is not 1
             found.append(f"{name}: expected {want!r}, got {got!r}")
     return found

@@ -25,7 +25,7 @@ from hypothesis.stateful import get_state_machine_test
 from cxpay_conformance.errors import ConformanceFailure, ImplementationUnreachable, UsageError
 from cxpay_conformance.spec import Spec, load_spec
 from cxpay_conformance.suite import checks
-from cxpay_conformance.suite.adapter import Adapter, Exchange
+from cxpay_conformance.suite.adapter import USE_DEFAULT_KEY, Adapter, Exchange
 from cxpay_conformance.suite.config import PROFILES, SuiteConfig
 from cxpay_conformance.suite.context import Step, SuiteContext
 from cxpay_conformance.suite.coverage import Coverage
@@ -98,6 +98,10 @@ def run_suite(
         try:
             endpoint = _register(ctx) if receiver is not None else None
             failure, flaky, replay, output = _explore(ctx, seed)
+            if failure is None and endpoint is not None:
+                deleting, endpoint = endpoint, None
+                ctx.current = None  # a failure here is no example's story
+                _unregister_checked(ctx, deleting)
         except ConformanceFailure as setup_failure:
             failure, flaky, replay, output = setup_failure, False, f"--seed {seed}", []
             if failure is not None and ctx.current is not None and receiver is not None:
@@ -138,7 +142,7 @@ def _explore(ctx: SuiteContext, seed: int) -> tuple[ConformanceFailure | None, b
         hypothesis_seed(batch_seed)(test)
         replay = f"--seed {batch_seed} --max-examples {batch_size} --max-steps {config.steps}"
         try:
-            with with_reporter(lambda text: output.append(str(text))):
+            with with_reporter(lambda text: output.append(str(text))), _from_the_seed_alone():
                 test()
         except ImplementationUnreachable:
             raise
@@ -154,6 +158,36 @@ def _explore(ctx: SuiteContext, seed: int) -> tuple[ConformanceFailure | None, b
         if deadline is not None and time.monotonic() >= deadline:
             break
     return None, False, f"--seed {seed} --max-examples {total} --max-steps {config.steps}", output
+
+
+@contextmanager
+def _from_the_seed_alone() -> Iterator[None]:
+    """Generate from the seed alone, so that ``--seed N`` replays in any process.
+
+    Hypothesis mixes into what it generates constants it collects from every local module
+    loaded so far (hypothesis.internal.conjecture.providers), so the same seed made other
+    examples in a process that had imported other modules: a replay printed by the pytest
+    plugin did not reproduce under the CLI, nor a test's seed after another test. Private
+    API, hence the care: without it, Hypothesis behaves as it always does.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - another Hypothesis layout
+        yield
+        return
+    collect, cache = getattr(providers, "_get_local_constants", None), getattr(providers, "CONSTANTS_CACHE", None)
+    constants = getattr(providers, "Constants", None)
+    if collect is None or constants is None or not hasattr(cache, "cache"):  # pragma: no cover
+        yield
+        return
+    none = constants()
+    providers._get_local_constants = lambda: none
+    cache.cache.clear()  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        providers._get_local_constants = collect
+        cache.cache.clear()  # type: ignore[union-attr]
 
 
 def _settings(config: SuiteConfig, examples: int) -> settings:
@@ -209,6 +243,43 @@ def _register(ctx: SuiteContext) -> str:
             response=str(exchange.answer)[:500])
     ctx.receiver.secret = str(answer["secret"])
     return str(answer.get("id"))
+
+
+def _unregister_checked(ctx: SuiteContext, endpoint: str) -> None:
+    """Delete the suite's webhook endpoint as the contract says a merchant can: another
+    merchant's key gets 404 as for an unknown id and deletes nothing, our key deletes it (200,
+    ``deleted``), and deleting it again, or an id that never existed, gets 404."""
+    unknown = ctx.spec.protocol.unknown_object
+    missing = (unknown.status, unknown.type, unknown.code)
+
+    def refused(exchange: Exchange, what: str, check: str) -> None:
+        if check in ctx.selected:
+            ctx.checks_run[check] += 1
+            if (exchange.status, exchange.error_type, exchange.error_code) != missing:
+                raise checks._failure(check, f"deleting {what} must answer {unknown.status} {unknown.code} "
+                                      f"as for an unknown id; the implementation answered {exchange.describe()}",
+                                      exchange, event="delete webhook endpoint", expected=missing,
+                                      observed=(exchange.status, exchange.error_type, exchange.error_code))
+
+    def perform(object_id: str, api_key: Any = USE_DEFAULT_KEY) -> Exchange:
+        exchange = ctx.adapter.perform("deleteWebhookEndpoint", object_id, api_key=api_key)
+        if "openapi" in ctx.selected:
+            ctx.checks_run["openapi"] += 1
+            checks.check_openapi(ctx.contract, exchange)
+        return exchange
+
+    if ctx.config.second_api_key and "tenant_isolation" in ctx.selected:
+        refused(perform(endpoint, ctx.config.second_api_key),
+                "the suite's webhook endpoint with another merchant's key", "tenant_isolation")
+    deleted = perform(endpoint)
+    if "status" in ctx.selected:
+        ctx.checks_run["status"] += 1
+        if deleted.status != 200 or not isinstance(deleted.answer, dict) or deleted.answer.get("deleted") is not True:
+            raise checks._failure("status", "deleting the suite's webhook endpoint must answer 200 with "
+                                  f"deleted: true; the implementation answered {deleted.describe()}", deleted,
+                                  event="delete webhook endpoint", expected=200, observed=deleted.status)
+    refused(perform(endpoint), "the suite's webhook endpoint again", "status")
+    refused(perform(endpoint + "x"), "a webhook endpoint id that never existed", "status")
 
 
 def _unregister(ctx: SuiteContext, endpoint: str) -> None:

@@ -1,0 +1,117 @@
+"""The pytest plugin: `pytest --cxpay` runs the conformance suite as shard items, in parallel
+under pytest-xdist, reported in JUnit XML, and a non-conformant implementation fails them with
+the story; without --cxpay it adds nothing."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import socket
+from xml.etree import ElementTree
+
+import pytest
+
+from tests.suite.faulty import FIRST_KEY, SECOND_KEY, Running
+
+SMALL = ("--cxpay-max-examples", "6", "--cxpay-max-steps", "15")
+
+
+def test_cxpay_runs_the_suite_as_two_shards_and_reports_them(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_app="def test_the_app():\n    pass\n")
+    result = pytester.runpytest("--cxpay", *SMALL, "--cxpay-seed", "5", "-v", "--junitxml", "junit.xml")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines([
+        "cxpay: testing the embedded reference server; seed 5 (rerun with --cxpay-seed 5)",
+        "*cxpay_conformance[[]shard-1-of-2[]] PASSED*",
+        "*cxpay_conformance[[]shard-2-of-2[]] PASSED*",
+    ])
+    cases = [c.get("name") for c in ElementTree.parse(pytester.path / "junit.xml").getroot().iter("testcase")]
+    assert sorted(cases) == ["cxpay_conformance[shard-1-of-2]", "cxpay_conformance[shard-2-of-2]", "test_the_app"]
+
+    # Each shard is a seeded share of the examples: 3 + 3, with the session's seed and one derived from it.
+    reports = [json.loads((pytester.path / "cxpay-report" / f"shard-{n}" / "report.json").read_text())
+               for n in (1, 2)]
+    assert all(r["conformant"] for r in reports)
+    assert [r["seed"] for r in reports] == [5, random.Random("5:shard:1").randrange(2**32)]
+    assert [r["replay"].split("--max-examples ")[1].split()[0] for r in reports] == ["3", "3"]
+
+
+def test_shards_run_in_parallel_under_xdist_with_one_session_seed(
+    pytester: pytest.Pytester, in_this_checkout: None
+) -> None:
+    result = pytester.runpytest_subprocess("--cxpay", "--cxpay-max-examples", "2", "--cxpay-max-steps", "8",
+                                           "-n", "2", "-p", "no:cacheprovider", timeout=240)
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["cxpay: testing the embedded reference server; seed *", "*2 workers [[]2 items[]]*"])
+    header = re.search(r"cxpay: testing the embedded reference server; seed (\d+)", result.stdout.str())
+    assert header is not None
+    seed = int(header.group(1))
+    # The workers agreed on the controller's (random) seed: each shard derived its own from it.
+    reports = [json.loads((pytester.path / "cxpay-report" / f"shard-{n}" / "report.json").read_text())
+               for n in (1, 2)]
+    assert [r["seed"] for r in reports] == [seed, random.Random(f"{seed}:shard:1").randrange(2**32)]
+
+
+def test_a_faulty_implementation_fails_the_shards_with_the_story(
+    pytester: pytest.Pytester, no_created: Running
+) -> None:
+    result = pytester.runpytest("--cxpay-base-url", no_created.base_url, "--cxpay-api-key", FIRST_KEY,
+                                "--cxpay-second-api-key", SECOND_KEY, "--cxpay-max-examples", "4",
+                                "--cxpay-max-steps", "6", "--cxpay-seed", "7")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(failed=2)
+    output = result.stdout.str()
+    result.stdout.fnmatch_lines([
+        f"cxpay: testing {no_created.base_url}; seed 7 (rerun with --cxpay-seed 7)",
+        "*Check failed: openapi*",
+        "*'created' is a required property*",
+        "*The shortest story that shows it:*",
+        "*1. merchant: create_session*",
+        "*Replay: cxpay-conformance run --seed * --base-url * --api-key $CXPAY_API_KEY*",
+        "*Reproduction script: cxpay-report/shard-1/repro.py*",
+    ])
+    assert "Traceback" not in output and "_pytest_support.py" not in output and "runner.py" not in output
+    assert FIRST_KEY not in output and SECOND_KEY not in output
+    assert (pytester.path / "cxpay-report" / "shard-2" / "repro.py").is_file()
+
+
+def test_an_unreachable_implementation_fails_with_what_to_check(pytester: pytest.Pytester) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = pytester.runpytest("--cxpay-base-url", f"http://127.0.0.1:{port}", "--cxpay-api-key", FIRST_KEY,
+                                "--cxpay-shards", "1")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*cannot reach http://127.0.0.1:{port}*is the implementation running?*"])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_a_base_url_needs_a_key(pytester: pytest.Pytester, in_this_checkout: None) -> None:
+    result = pytester.runpytest("--cxpay-base-url", "http://127.0.0.1:9", "--cxpay-shards", "1")
+    assert result.ret != pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*--cxpay-base-url needs --cxpay-api-key*"])
+
+
+def test_the_options_are_in_a_cxpay_group(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    assert result.ret == pytest.ExitCode.OK
+    text = result.stdout.str()
+    group = text.split("CX Pay conformance suite:", 1)[1]
+    group = group[: re.search(r"\n\S[^\n]*:\n", group).start()]  # type: ignore[union-attr]
+    options = re.findall(r"^\s+(--cxpay[a-z-]*)", group, flags=re.MULTILINE)
+    assert options == ["--cxpay", "--cxpay-base-url", "--cxpay-api-key", "--cxpay-second-api-key",
+                       "--cxpay-spec", "--cxpay-profile", "--cxpay-max-examples", "--cxpay-max-steps",
+                       "--cxpay-seed", "--cxpay-shards", "--cxpay-checks", "--cxpay-skip-checks",
+                       "--cxpay-webhook-host"]
+
+
+def test_without_cxpay_the_plugin_adds_nothing(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_app="def test_the_app():\n    pass\n")
+    result = pytester.runpytest("-v")
+    result.assert_outcomes(passed=1)
+    assert "cxpay:" not in result.stdout.str() and "cxpay_conformance[" not in result.stdout.str()
+    collected = pytester.runpytest("--collect-only", "-q")
+    assert "cxpay_conformance" not in collected.stdout.str()
