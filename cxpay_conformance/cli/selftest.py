@@ -41,7 +41,8 @@ from cxpay_conformance.suite.config import PROFILES
               help="Only this fault (repeat for more); default: every fault the suite can catch.")
 @click.option("--seed", type=int, help="Seed of every run (default: random, printed).")
 @click.option("--time-budget", type=click.FloatRange(min=1), default=120.0, show_default=True, metavar="SECONDS",
-              help="Per fault: stop starting new examples after this long if nothing failed yet.")
+              help="Per fault: stop starting new examples after this long if nothing failed yet "
+              "(twice as long for a fault that runs with a stronger profile).")
 @click.option("--shrink-budget", type=click.IntRange(min=1), default=10, show_default=True, metavar="SECONDS",
               help="Per fault: the longest time spent shrinking a failure to its shortest story.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, metavar="N",
