@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import sys
 import time
+import tomllib
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
 from typing import Any
 
@@ -45,6 +46,14 @@ class _Progress:
               f"~{elapsed / self.done * (self.total - self.done):.0f}s to go", flush=True)
 
 
+def _judged(path: str) -> set[tuple[str, str, int]]:
+    """The mutants a verdicts file calls equivalent or unkillable: no test run can kill them."""
+    with open(path, "rb") as handle:
+        entries = tomllib.load(handle).get("mutant", [])
+    return {(e["module"], e["operator"], int(e["occurrence"])) for e in entries
+            if e.get("verdict") in ("equivalent", "unkillable")}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("config")
@@ -54,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="test again the mutants that survived (not the pending ones), e.g. on a copy of "
                              "the session with a deeper --test-command")
     parser.add_argument("--test-command", help="instead of the config's test command")
+    parser.add_argument("--except-judged", metavar="VERDICTS_TOML",
+                        help="with --survivors: leave out the mutants judged equivalent or unkillable there")
     parser.add_argument("--max-minutes", type=float, help="start no mutant after this long; the rest stays "
                         "pending for the next run (resume)")
     args = parser.parse_args(argv)
@@ -66,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     with use_db(args.session, WorkDB.Mode.open) as db:
         pending = ([item for item, result in db.completed_work_items if result.test_outcome is TestOutcome.SURVIVED]
                    if args.survivors else list(db.pending_work_items))
+        if args.except_judged:
+            judged = _judged(args.except_judged)
+            pending = [item for item in pending if not any(
+                (str(m.module_path), m.operator_name, m.occurrence) in judged for m in item.mutations)]
         print(f"{len(pending)} mutants to test on {len(args.copies)} copies", flush=True)
         progress = _Progress(len(pending))
         with ProcessPoolExecutor(len(args.copies), mp_context=multiprocessing.get_context("fork"),

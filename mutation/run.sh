@@ -9,7 +9,8 @@
 # --server-ref takes cxpay_conformance/server/ from a git revision instead of the working tree
 # (the rest, the suite included, is the working tree's).
 # --confirm tests the survivors again with a deeper budget (default: 30 examples x 60 steps,
-# seed 2), in a copy of the session (session-confirm.sqlite); the report counts those kills apart.
+# seed 2), in a copy of the session (session-confirm.sqlite), except those verdicts.toml calls
+# equivalent or unkillable; the report counts those kills apart.
 # --max-minutes stops starting mutants after M minutes (the rest stays pending); --resume goes on
 # with the pending mutants of the work folder's session, on the same copies.
 #
@@ -110,7 +111,8 @@ if [[ -n $CONFIRM ]]; then
     cp "$SESSION" "$WORK/session-confirm.sqlite"
     started=$(date +%s)
     "$VENV/bin/python" "$main/mutation/parallel_exec.py" "$main/$CONFIG" "$WORK/session-confirm.sqlite" \
-        "${copies[@]}" --survivors --test-command "python3 mutation/run_mutant.py $CONFIRM" | tee -a "$WORK/exec.log"
+        "${copies[@]}" --survivors --except-judged "$REPO/mutation/verdicts.toml" \
+        --test-command "python3 mutation/run_mutant.py $CONFIRM" | tee -a "$WORK/exec.log"
     echo "confirm wall time: $(( $(date +%s) - started )) s" | tee -a "$WORK/run-info.txt"
     confirm_args=(--confirm "$WORK/session-confirm.sqlite")
 fi
