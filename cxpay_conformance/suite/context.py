@@ -67,6 +67,8 @@ class SuiteContext:
     requests: int = 0
     checks_run: Counter[str] = field(default_factory=Counter)
     current: ConformanceMachine | None = None
+    #: The latest example that failed a check: what is reported if Hypothesis cannot replay it.
+    failing: ConformanceMachine | None = None
     listener: Callable[[SuiteContext], None] | None = None
     fatal: ImplementationUnreachable | None = None
 

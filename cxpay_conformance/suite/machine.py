@@ -49,6 +49,7 @@ class ConformanceMachine(RuleBasedStateMachine):
         self.keyed: list[KeyedRequest] = []
         self.hits: set[int] = set()
         self.failed = False
+        self.failure: ConformanceFailure | None = None
         self.nonce = uuid.uuid4().hex[:12]
         self.swarm: dict[str, bool] = {}
         self.ctx.begin_example(self)
@@ -87,6 +88,7 @@ class ConformanceMachine(RuleBasedStateMachine):
             checks.CHECKS[name].function(*args, **kwargs)
         except ConformanceFailure as failure:
             self.failed = True
+            self.failure = failure
             failure.step = len(self.steps)
             if self.steps:
                 self.steps[-1].observed = f"FAILED [{name}]: {failure}"
@@ -121,6 +123,7 @@ class ConformanceMachine(RuleBasedStateMachine):
             # Marked failed as run() marks it: otherwise teardown would go on to compare webhooks
             # against ids it cannot trust, and its failure would hide this one.
             self.failed = True
+            self.failure = failure
             failure.step = len(self.steps)
             if self.steps:
                 self.steps[-1].observed = f"FAILED [state]: {failure}"
@@ -296,8 +299,9 @@ class ConformanceMachine(RuleBasedStateMachine):
             self.ctx.checks_run["idempotency"] += 1
             try:
                 checks.check_key_reuse(exchange, (rejection.status, rejection.type, rejection.code))
-            except ConformanceFailure:
+            except ConformanceFailure as failure:
                 self.failed = True
+                self.failure = failure
                 raise
         self.verify_payments(self._all_payments(), "reuse key", after_rejection=True)
 
@@ -333,6 +337,7 @@ class ConformanceMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.ctx.end_example(self)
         if self.failed:
+            self.ctx.failing = self
             return
         if not self.steps:
             return
@@ -365,6 +370,7 @@ class ConformanceMachine(RuleBasedStateMachine):
                 checks.check_webhook_bodies(self.ctx.contract, deliveries)
             except ConformanceFailure as failure:
                 self.failed = True
+                self.failure = failure
                 step.observed = f"FAILED [openapi]: {failure}"
                 raise
         self.run("webhooks", self.expected_events, deliveries, ours)

@@ -18,7 +18,7 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.database import DirectoryBasedExampleDatabase
-from hypothesis.errors import FlakyFailure
+from hypothesis.errors import Flaky, FlakyFailure
 from hypothesis.reporting import with_reporter
 from hypothesis.stateful import get_state_machine_test
 
@@ -153,6 +153,15 @@ def _explore(ctx: SuiteContext, seed: int) -> tuple[ConformanceFailure | None, b
             return failure, True, replay, output
         except ConformanceFailure as failure:
             return failure, False, replay, output
+        except Flaky:
+            # The implementation answered a replayed example differently, so the steps Hypothesis
+            # drew from its answers changed ("inconsistent data generation"). What failed first
+            # is still a failure: report that example as it was, unshrunk, marked flaky.
+            remembered = ctx.failing
+            if remembered is None or remembered.failure is None:
+                raise
+            ctx.current = remembered
+            return remembered.failure, True, replay, output
         ran += batch_size
         index += 1
         if deadline is not None and time.monotonic() >= deadline:

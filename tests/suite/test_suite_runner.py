@@ -1,0 +1,56 @@
+"""The runner turns what Hypothesis raises into a result a user can act on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from hypothesis.errors import FlakyStrategyDefinition
+
+from cxpay_conformance.embedded import EmbeddedServer
+from cxpay_conformance.errors import ConformanceFailure
+from cxpay_conformance.suite import run_suite, runner
+from cxpay_conformance.suite.context import Step
+from cxpay_conformance.suite.report import story
+from tests.suite.conftest import config_for
+
+
+def test_an_implementation_that_answers_a_replay_differently_still_gets_its_story(
+        reference: EmbeddedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hypothesis raises "inconsistent data generation" (FlakyStrategyDefinition, not a
+    FlakyFailure group) when a replayed example draws other steps, as it does when the
+    implementation answered differently the second time. The first failure is still reported,
+    unshrunk and marked flaky, instead of a traceback."""
+    failure = ConformanceFailure("pay answered 199, expected 200", check="status", step=1, event="pay")
+    steps = [Step(1, "customer", "pay", "customer: pay with card_ok", "200", "FAILED [status]: 199")]
+
+    def diverging_test(machine: Any, settings: Any) -> Callable[[], None]:
+        def test() -> None:
+            # As the machine's teardown does after a failing example.
+            machine.ctx.failing = SimpleNamespace(failure=failure, steps=steps, exchanges=[], ids={})
+            raise FlakyStrategyDefinition("Inconsistent data generation! Data generation behaved differently")
+        return test
+
+    monkeypatch.setattr(runner, "get_state_machine_test", diverging_test)
+    result = run_suite(config_for(reference, max_examples=10))
+
+    assert result.failure is failure
+    assert result.flaky
+    assert result.story == steps
+    assert story(result).startswith("Check failed: status\n  pay answered 199, expected 200")
+    assert "--seed 1 --max-examples 10" in result.replay
+
+
+def test_hypothesis_flakiness_without_any_failure_is_not_hidden(
+        reference: EmbeddedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no failing example to report, the error is the suite's own and must surface."""
+    def diverging_test(machine: Any, settings: Any) -> Callable[[], None]:
+        def test() -> None:
+            raise FlakyStrategyDefinition("Inconsistent data generation!")
+        return test
+
+    monkeypatch.setattr(runner, "get_state_machine_test", diverging_test)
+    with pytest.raises(FlakyStrategyDefinition):
+        run_suite(config_for(reference, max_examples=10))
