@@ -82,7 +82,12 @@ def expect_fields(
 
 
 def integer(body: JsonObject, name: str, minimum: int, maximum: int | None = None) -> int:
+    """``body[name]`` as an integer in bounds. A number with a zero fraction (``2000.0``) is the
+    integer it equals, as JSON Schema's ``type: integer`` (and so spec/openapi.yaml) reads it;
+    ``true`` is not a number."""
     value = body[name]
+    if type(value) is float and value.is_integer():
+        value = int(value)
     bounds = f"at least {minimum}" if maximum is None else f"between {minimum} and {maximum}"
     if type(value) is not int or value < minimum or (maximum is not None and value > maximum):
         raise api_errors.parameter_invalid(

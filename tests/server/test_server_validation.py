@@ -51,7 +51,7 @@ SESSION_CASES: list[tuple[dict[str, Any], str, str]] = [
     (with_(cancel_url=_DROP), "parameter_missing", "cancel_url"),
     *[
         (with_(amount=v), "parameter_invalid", "amount")
-        for v in [0, -5, 100_000_000, 10**30, 1.5, 2000.0, "2000", True, None, [1]]
+        for v in [0, -5, 100_000_000, 10**30, 1.5, 0.0, 1e30, "2000", True, None, [1]]
     ],
     *[
         (with_(currency=v), "parameter_invalid", "currency")
@@ -112,6 +112,16 @@ def test_create_session_accepts_every_value_in_range(
             assert session["expires_at"] == session["created"] + value
         else:
             assert session[name] == value
+
+
+def test_an_integral_number_written_with_a_fraction_is_that_integer(merchant: Merchant) -> None:
+    """JSON has one number type, and spec/openapi.yaml's ``type: integer`` admits 2000.0 (JSON
+    Schema reads it as 2000): a client whose JSON library writes floats is not refused, and
+    the answer carries the integer."""
+    session = merchant.create_session(amount=2000.0, expires_in=3600.0)
+    assert session["amount"] == 2000 and type(session["amount"]) is int
+    assert session["expires_at"] == session["created"] + 3600
+    openapi().check_answer("POST", "/checkout-sessions", 200, session)
 
 
 def test_fields_are_checked_unknown_then_missing_then_in_order(merchant: Merchant) -> None:
