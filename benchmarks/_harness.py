@@ -265,7 +265,7 @@ def machine() -> str:
     except OSError:
         pass
     versions = ", ".join(f"{name} {_version(name)}" for name in
-                         ("hypothesis", "httpx", "httpcore", "starlette", "uvicorn", "jsonschema"))
+                         ("hypothesis", "httpx", "httpcore", "starlette", "uvicorn", "jsonschema", "jsonschema-rs"))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {os.cpu_count()} CPUs ({cpu}), {ram} RAM; "
             f"Python {platform.python_version()} on {platform.system()} {platform.release()}; "

@@ -21,7 +21,35 @@ from referencing.jsonschema import DRAFT202012
 
 from cxpay_conformance.errors import Location, SpecError, SpecProblem
 
+jsonschema_rs: Any
+try:  # the Rust validator Schemathesis uses too: a fast first opinion, see _SchemaCheck
+    import jsonschema_rs
+except ImportError:  # pragma: no cover - the pure-Python validator alone
+    jsonschema_rs = None
+
 _DOC_URI = "urn:cxpay:openapi"
+
+
+@dataclass(frozen=True, slots=True)
+class _SchemaCheck:
+    """One schema's check of an instance: ``exact`` (jsonschema) decides and words the problems;
+    ``fast`` (jsonschema-rs, when installed), many times quicker, only answers "valid" first.
+
+    It is asked to check formats too, so it is never more lenient than ``exact`` (which checks
+    fewer formats): whenever it finds a problem, ``exact`` looks again and has the last word.
+    Nearly every answer of a conformance run is valid, so nearly every check is the fast one.
+    """
+
+    exact: jsonschema.Draft202012Validator
+    fast: Any = None
+
+    def problems(self, instance: Any) -> list[str]:
+        if self.fast is not None and self.fast.is_valid(instance):
+            return []
+        return [
+            f"{'/'.join(str(p) for p in error.absolute_path) or '(body)'}: {error.message}"
+            for error in self.exact.iter_errors(instance)
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,14 +196,10 @@ class OpenAPIContract:
         seen = (operation_id, str(status), _json_text(body))
         if seen in self._valid:
             return []
-        validator = self._validators.get((operation_id, str(status)))
-        if validator is None:
-            validator = self.validator(schema)
-            self._validators[(operation_id, str(status))] = validator
-        problems = [
-            f"{'/'.join(str(p) for p in error.absolute_path) or '(body)'}: {error.message}"
-            for error in validator.iter_errors(body)
-        ]
+        check = self._checks.get((operation_id, str(status)))
+        if check is None:
+            check = self._checks[(operation_id, str(status))] = self._check(schema)
+        problems = check.problems(body)
         if not problems and seen[2] is not None:
             if len(self._valid) >= _VALID_ANSWERS_KEPT:
                 self._valid.clear()
@@ -183,8 +207,17 @@ class OpenAPIContract:
         return problems
 
     @cached_property
-    def _validators(self) -> dict[tuple[str, str], jsonschema.Draft202012Validator]:
+    def _checks(self) -> dict[tuple[str, str], _SchemaCheck]:
         return {}
+
+    def _check(self, schema: dict[str, Any]) -> _SchemaCheck:
+        fast = None
+        if jsonschema_rs is not None:
+            try:
+                fast = jsonschema_rs.Draft202012Validator(self._inlined(schema, ()), validate_formats=True)
+            except (_CannotInline, ValueError):  # a $dynamicRef, a cycle, a pattern it cannot compile
+                fast = None
+        return _SchemaCheck(self.validator(schema), fast)
 
     @cached_property
     def _valid(self) -> set[tuple[str, str, str | None]]:
@@ -200,13 +233,10 @@ class OpenAPIContract:
                    .get("application/json") or {}).get("schema"))
         if schema is None:
             return []
-        validator = self._validators.get(("webhook", event_type))
-        if validator is None:
-            validator = self._validators[("webhook", event_type)] = self.validator(schema)
-        return [
-            f"{'/'.join(str(p) for p in error.absolute_path) or '(body)'}: {error.message}"
-            for error in validator.iter_errors(body)
-        ]
+        check = self._checks.get(("webhook", event_type))
+        if check is None:
+            check = self._checks[("webhook", event_type)] = self._check(schema)
+        return check.problems(body)
 
     def resolved(self, schema: dict[str, Any]) -> dict[str, Any]:
         """``schema`` with every local ``$ref`` inlined (for tools that want a self-contained schema)."""
