@@ -29,8 +29,11 @@ from cosmic_ray.work_item import TestOutcome, WorkResult
 
 
 def _enter_copy(copies: Any) -> None:
-    """Worker initializer: take a repository copy no other worker has, and work inside it."""
-    os.chdir(copies.get_nowait())
+    """Worker initializer: take a repository copy no other worker has, and work inside it.
+
+    ``get`` with a timeout, not ``get_nowait``: the queue's feeder thread may not have passed the
+    copies to the pipe yet when a worker starts, and ``get_nowait`` then raises Empty (it did)."""
+    os.chdir(copies.get(timeout=60))
 
 
 class _Progress:

@@ -191,8 +191,10 @@ def _build(data: dict[str, Any], positions: Positions, file: str, base_dir: Path
     missing = Rejection("(unknown)", 0, "", "")
     protocol = Protocol(
         **{role: rejections.get(protocol_raw[role], missing)
-           for role in ("missing_key", "invalid_key", "unknown_object", "key_reused")},
+           for role in ("missing_key", "invalid_key", "unknown_object", "key_reused", "key_length_invalid")},
         idempotency_window=int(protocol_raw["idempotency_window"]),
+        idempotency_key_length=(int(protocol_raw["idempotency_key_length"]["min"]),
+                                int(protocol_raw["idempotency_key_length"]["max"])),
     )
     clock = {name: int(value) for name, value in (data.get("clock") or {}).items()}
     events = {name: _event(name, raw, positions, clock) for name, raw in data["events"].items()}

@@ -23,6 +23,8 @@ from cxpay_conformance.spec.yaml_positions import Positions
 
 PathKey = Sequence[str | int]
 
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class _Report:
     def __init__(self, positions: Positions) -> None:
@@ -45,8 +47,13 @@ def check_meaning(spec: Spec, data: dict[str, Any], positions: Positions) -> lis
     _check_objects(spec, report)
     _check_cards(spec, report)
     for role, name in data["protocol"].items():
-        if role != "idempotency_window" and name not in spec.rejections:
+        if role not in ("idempotency_window", "idempotency_key_length") and name not in spec.rejections:
             report.unknown(("protocol", role), "rejection", str(name), spec.rejections)
+    shortest, longest = spec.protocol.idempotency_key_length
+    if shortest > longest:
+        report.add(("protocol", "idempotency_key_length"),
+                   f"idempotency_key_length: min {shortest} is more than max {longest}",
+                   "give the shortest key accepted as min and the longest as max")
     operations = _operation_ids(spec, report)
     for event in spec.events.values():
         _check_event(spec, event, operations, data, report)
@@ -119,7 +126,8 @@ def _check_cards(spec: Spec, report: _Report) -> None:
 def _operation_ids(spec: Spec, report: _Report) -> set[str] | None:
     path = Path(spec.openapi_path)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml when present: the document is large, and only its operation ids are read here.
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_FAST_LOADER)
     except (OSError, yaml.YAMLError) as exc:
         report.add(("openapi",), f"the OpenAPI document {path} cannot be read: {exc}",
                    "point `openapi:` at the spec's openapi.yaml, relative to this file")

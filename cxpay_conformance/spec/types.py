@@ -120,14 +120,17 @@ class Rejection:
 @dataclass(frozen=True, slots=True)
 class Protocol:
     """What every request is subject to, whatever the event: the rejections that answer a
-    missing or unknown API key, another merchant's id and a reused Idempotency-Key, and how
-    long (test-clock seconds) an Idempotency-Key is remembered."""
+    missing or unknown API key, another merchant's id, a reused Idempotency-Key and one whose
+    length is out of bounds; how long (test-clock seconds) an Idempotency-Key is remembered,
+    and the shortest and longest key accepted (``idempotency_key_length``, in characters)."""
 
     missing_key: Rejection
     invalid_key: Rejection
     unknown_object: Rejection
     key_reused: Rejection
+    key_length_invalid: Rejection
     idempotency_window: int
+    idempotency_key_length: tuple[int, int]
 
 
 @dataclass(frozen=True, slots=True)

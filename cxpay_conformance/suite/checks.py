@@ -266,7 +266,7 @@ def check_webhooks(expected: Sequence[ExpectedEvent], deliveries: Sequence[Deliv
 
 
 @check("idempotency", "a replayed request answers the same and does nothing again; "
-                      "the same key with other parameters is refused")
+                      "the same key with other parameters is refused, and so is a key of the wrong length")
 def check_idempotent_replay(first: Exchange, replay: Exchange) -> None:
     __tracebackhide__ = True
     if (replay.status, replay.answer) != (first.status, first.answer):
@@ -288,6 +288,16 @@ def check_key_reuse(exchange: Exchange, expected: tuple[int, str, str]) -> None:
                        expected=expected, observed=observed)
 
 
+def check_key_length(exchange: Exchange, expected: tuple[int, str, str], *, what: str) -> None:
+    """The ``idempotency`` check of a request with an Idempotency-Key at or beyond the spec's bounds."""
+    __tracebackhide__ = True
+    observed = (exchange.status, exchange.error_type, exchange.error_code)
+    if observed != expected:
+        raise _failure("idempotency", f"a request with {what} must be answered {expected[0]} "
+                       f"{expected[1]}/{expected[2]}; the implementation answered {_answered(exchange)}",
+                       exchange, event="key length", expected=expected, observed=observed)
+
+
 @check("auth", "no key or a wrong key gets 401 with the right code, and changes nothing")
 def check_auth(exchange: Exchange, expected: tuple[int, str, str], *, what: str) -> None:
     __tracebackhide__ = True
@@ -300,8 +310,9 @@ def check_auth(exchange: Exchange, expected: tuple[int, str, str], *, what: str)
 
 
 @check("tenant_isolation", "another merchant's key gets 404 for our objects, exactly as an "
-                           "unknown id, and changes nothing")
-def check_tenant(exchange: Exchange, expected: tuple[int, str, str]) -> None:
+                           "unknown id, and changes nothing; our key on its objects likewise")
+def check_tenant(exchange: Exchange, expected: tuple[int, str, str], *, changed: str | None = None) -> None:
+    """``changed``: how the object, read back by its own merchant, differs from before."""
     __tracebackhide__ = True
     observed = (exchange.status, exchange.error_type, exchange.error_code)
     if observed != expected:
@@ -309,3 +320,6 @@ def check_tenant(exchange: Exchange, expected: tuple[int, str, str]) -> None:
                        f"merchant's objects ({expected[0]} {expected[2]}, as for an unknown id); "
                        f"the implementation answered {_answered(exchange)}", exchange,
                        event="other merchant", expected=expected, observed=observed)
+    if changed:
+        raise _failure("tenant_isolation", f"another merchant's refused request must change nothing; {changed}",
+                       exchange, event="other merchant", expected="no change", observed=changed)

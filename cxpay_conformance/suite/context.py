@@ -71,6 +71,8 @@ class SuiteContext:
     failing: ConformanceMachine | None = None
     listener: Callable[[SuiteContext], None] | None = None
     fatal: ImplementationUnreachable | None = None
+    #: Strategies built once per run and reused by every example (see machine._params_strategy).
+    strategies: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.coverage = Coverage(self.spec)

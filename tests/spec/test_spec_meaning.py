@@ -264,3 +264,21 @@ def test_every_meaning_problem_is_reported_at_once(break_spec: BreakSpec) -> Non
         )
     )
     assert len({p.message for p in broken.problems}) == 4
+
+
+def test_an_idempotency_key_length_whose_min_is_above_its_max(break_spec: BreakSpec) -> None:
+    broken = break_spec(("idempotency_key_length: {min: 1, max: 255}", "idempotency_key_length: {min: 256, max: 255}"))
+
+    problem = broken.only
+    assert problem.location == broken.at("idempotency_key_length: {min: 256")
+    assert problem.message == "idempotency_key_length: min 256 is more than max 255"
+    assert problem.hint == "give the shortest key accepted as min and the longest as max"
+
+
+def test_the_key_length_rejection_must_be_a_rejection_of_the_spec(break_spec: BreakSpec) -> None:
+    broken = break_spec(("key_length_invalid: idempotency_key_invalid", "key_length_invalid: idempotency_key_invalidd"))
+
+    problem = broken.only
+    assert problem.location == broken.at("key_length_invalid: idempotency_key_invalidd")
+    assert problem.message == "unknown rejection 'idempotency_key_invalidd'"
+    assert problem.hint == "did you mean 'idempotency_key_invalid'?"

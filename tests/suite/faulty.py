@@ -13,6 +13,7 @@ must not depend on the implementation under test to break itself.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +27,7 @@ from cxpay_conformance.server import DEFAULT_API_KEYS, ServerConfig, create_app
 from cxpay_conformance.server.runner import base_url_of, bind_socket
 
 FIRST_KEY, SECOND_KEY = list(DEFAULT_API_KEYS)
+_AN_ID = re.compile(r"(cs|pi|ch|we)_[A-Za-z0-9]{16,}")
 
 
 @dataclass(frozen=True)
@@ -259,6 +261,86 @@ def _second_merchant_acts_as_first(seen: Seen) -> Seen | Answer:
     if seen.headers.get("authorization") == f"Bearer {SECOND_KEY}":
         return replace(seen, headers={**seen.headers, "authorization": f"Bearer {FIRST_KEY}"})
     return seen
+
+
+# --- variants that the suite used to miss (docs/mutation.md, "Findings beyond the score") ------
+
+
+def _settles_a_second_late(delay: int) -> Callable[[Seen, Answer], Answer]:
+    """A charge settles one second after its time: read back at the very second it is due
+    (``delay`` after its capture), it still says succeeded. Its webhook comes on time."""
+    now: dict[str, int] = {}  # the key that asked -> that merchant's test clock, as answers show it
+    captured: dict[str, int] = {}  # charge id -> the clock when it was first seen succeeded
+
+    def late(seen: Seen, answer: Answer) -> Answer:
+        body = answer.body if isinstance(answer.body, dict) else {}
+        key = seen.headers.get("authorization", "")
+        if answer.status != 200:
+            return answer
+        if seen.path == "/test-helpers/clock/advance":
+            now[key] = body["now"]
+        elif seen.method == "POST" and seen.path == "/checkout-sessions":
+            now[key] = body["created"]  # created on the clock, which only moves when advanced
+        elif body.get("object") == "charge" and key in now:
+            if body.get("status") == "succeeded":
+                captured.setdefault(body["id"], now[key])
+            elif body.get("status") == "settled" and now[key] == captured.get(body["id"], -1) + delay:
+                return replace(answer, body={**body, "status": "succeeded"})
+        return answer
+
+    return late
+
+
+def _lenient_idempotency_keys(longest: int) -> Callable[[Seen], Seen | Answer]:
+    """An empty Idempotency-Key is taken for no key, and a longer one than ``longest``
+    characters is cut to that length, instead of refusing both."""
+
+    def lenient(seen: Seen) -> Seen | Answer:
+        key = seen.headers.get("idempotency-key")
+        if key is None:
+            return seen
+        headers = {k: v for k, v in seen.headers.items() if k != "idempotency-key"}
+        if key:
+            headers["idempotency-key"] = key[:longest]
+        return replace(seen, headers=headers)
+
+    return lenient
+
+
+def _first_merchant_sees_the_seconds() -> Fault:
+    """An ownership test that holds one way only: the first merchant reads and moves the second
+    one's objects (and deletes its webhook endpoints), while the second still gets 404 for the
+    first one's. The ids seen in the second merchant's answers are the ones it owns."""
+    theirs: set[str] = set()
+    first, second = f"Bearer {FIRST_KEY}", f"Bearer {SECOND_KEY}"
+
+    def request(seen: Seen) -> Seen | Answer:
+        if seen.headers.get("authorization") == first and theirs.intersection(seen.path.split("/")):
+            return replace(seen, headers={**seen.headers, "authorization": second})
+        return seen
+
+    def response(seen: Seen, answer: Answer) -> Answer:
+        if seen.headers.get("authorization") == second and isinstance(answer.body, dict):
+            for value in answer.body.values():
+                theirs.update(item for item in (value if isinstance(value, list) else [value])
+                              if isinstance(item, str) and _AN_ID.fullmatch(item))
+        return answer
+
+    return Fault("one-way ownership", request=request, response=response)
+
+
+def blind_spot(name: str) -> Fault:
+    """A faulty variant that only the probes added for the mutation study's findings catch."""
+    from cxpay_conformance.spec import load_spec
+
+    spec = load_spec(None)
+    faults = {
+        "settlement": lambda: Fault("settlement", response=_settles_a_second_late(spec.clock["settlement_delay"])),
+        "key length": lambda: Fault("key length",
+                                    request=_lenient_idempotency_keys(spec.protocol.idempotency_key_length[1])),
+        "one-way ownership": _first_merchant_sees_the_seconds,
+    }
+    return faults[name]()
 
 
 def variant(family: str) -> Fault:
