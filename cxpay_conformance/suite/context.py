@@ -73,6 +73,8 @@ class SuiteContext:
     fatal: ImplementationUnreachable | None = None
     #: Strategies built once per run and reused by every example (see machine._params_strategy).
     strategies: dict[str, Any] = field(default_factory=dict)
+    #: Sampling strategies by their values (see machine._sampled), for the run.
+    sampled: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.coverage = Coverage(self.spec)

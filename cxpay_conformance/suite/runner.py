@@ -133,12 +133,17 @@ def _explore(ctx: SuiteContext, seed: int) -> tuple[ConformanceFailure | None, b
     total = config.examples
     ran, index = 0, 0
     output: list[str] = []
+    # One test per batch size, reused by every batch of that size with its own seed: building
+    # it makes Hypothesis read and digest the machine's source (6% of the suite's own time).
+    tests: dict[int, Callable[[], None]] = {}
     while ran < total:
         # Independent seeded batches explore more widely than one long run, whose examples
         # grow from each other; each batch replays on its own with the seed it prints.
         batch_size = min(BATCH, total - ran)
         batch_seed = seed if index == 0 else random.Random(f"{seed}:{index}").randrange(2**32)
-        test = get_state_machine_test(machine, settings=_settings(config, batch_size))
+        test = tests.get(batch_size)
+        if test is None:
+            test = tests[batch_size] = get_state_machine_test(machine, settings=_settings(config, batch_size))
         hypothesis_seed(batch_seed)(test)
         replay = f"--seed {batch_seed} --max-examples {batch_size} --max-steps {config.steps}"
         try:
