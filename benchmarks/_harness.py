@@ -15,6 +15,7 @@ purpose, which the suite itself must never do.
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import statistics
@@ -294,3 +295,14 @@ def footer() -> str:
     lines.append(f"Machine: {machine()}")
     lines.append(f"Command: {command()}")
     return "\n".join(lines)
+
+
+def workload_arguments(parser: argparse.ArgumentParser, reps: int = 5) -> argparse.ArgumentParser:
+    """The options of a benchmark that runs the suite's workload on each target: repetitions,
+    examples, steps, seed and targets."""
+    parser.add_argument("--reps", type=int, default=reps, help=f"runs per target (default {reps})")
+    parser.add_argument("--examples", type=int, default=EXAMPLES)
+    parser.add_argument("--steps", type=int, default=STEPS)
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated: " + ", ".join(MODES))
+    return parser

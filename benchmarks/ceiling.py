@@ -35,10 +35,6 @@ from typing import Any
 
 import httpx
 from _harness import (
-    EXAMPLES,
-    MODES,
-    SEED,
-    STEPS,
     Sent,
     contract,
     footer,
@@ -46,6 +42,7 @@ from _harness import (
     run_suite_once,
     spread,
     table,
+    workload_arguments,
 )
 
 Path = tuple[Any, ...]
@@ -158,13 +155,7 @@ def bare_receiver() -> Iterator[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reps", type=int, default=5, help="runs per target (default 5)")
-    parser.add_argument("--examples", type=int, default=EXAMPLES)
-    parser.add_argument("--steps", type=int, default=STEPS)
-    parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated: " + ", ".join(MODES))
-    args = parser.parse_args()
+    args = workload_arguments(argparse.ArgumentParser(description=__doc__.split("\n\n")[0])).parse_args()
 
     rows = []
     for mode in args.modes.split(","):

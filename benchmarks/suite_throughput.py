@@ -14,17 +14,11 @@ from __future__ import annotations
 
 import argparse
 
-from _harness import EXAMPLES, MODES, SEED, STEPS, footer, run_suite_once, spread, table
+from _harness import footer, run_suite_once, spread, table, workload_arguments
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reps", type=int, default=5, help="runs per mode (default 5)")
-    parser.add_argument("--examples", type=int, default=EXAMPLES)
-    parser.add_argument("--steps", type=int, default=STEPS)
-    parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated: " + ", ".join(MODES))
-    args = parser.parse_args()
+    args = workload_arguments(argparse.ArgumentParser(description=__doc__.split("\n\n")[0])).parse_args()
 
     rows = []
     for mode in args.modes.split(","):

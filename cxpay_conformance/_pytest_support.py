@@ -48,8 +48,7 @@ def run_shard(config: pytest.Config, shard: int, shards: int) -> SuiteResult:
             from cxpay_conformance.embedded import embedded_server
 
             with embedded_server() as server:
-                result = run_suite(SuiteConfig(base_url=server.base_url, embedded=True, api_key=server.api_key,
-                                               second_api_key=server.second_api_key, **options))
+                result = run_suite(SuiteConfig.for_embedded(server, **options))
     except CXPayError as exc:
         pytest.fail(str(exc), pytrace=False)
     written = write_reports(result, options["report_dir"])

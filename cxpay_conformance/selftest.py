@@ -250,11 +250,8 @@ def run_one(fault: str, options: SelftestOptions) -> FaultOutcome:
     watch = _FirstFailure()
     try:
         with embedded_server(faults=(fault,) if fault else ()) as server:
-            config = SuiteConfig(
-                base_url=server.base_url,
-                embedded=True,
-                api_key=server.api_key,
-                second_api_key=server.second_api_key,
+            config = SuiteConfig.for_embedded(
+                server,
                 seed=options.seed,
                 profile=profile,
                 time_budget=_budget_for(profile, options),

@@ -82,11 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         from cxpay_conformance.embedded import embedded_server
 
         with embedded_server() as server:
-            config = SuiteConfig(
-                base_url=server.base_url,
-                embedded=True,
-                api_key=server.api_key,
-                second_api_key=server.second_api_key,
+            config = SuiteConfig.for_embedded(
+                server,
                 seed=args.seed,
                 profile=args.profile,
                 max_examples=args.max_examples,

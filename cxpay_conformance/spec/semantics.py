@@ -19,11 +19,9 @@ import yaml
 from cxpay_conformance.errors import SpecProblem
 from cxpay_conformance.spec.paths import PathError, follow, split_value_path
 from cxpay_conformance.spec.types import Event, Spec, Transition
-from cxpay_conformance.spec.yaml_positions import Positions
+from cxpay_conformance.spec.yaml_positions import FAST_LOADER, Positions
 
 PathKey = Sequence[str | int]
-
-_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _Report:
@@ -127,7 +125,7 @@ def _operation_ids(spec: Spec, report: _Report) -> set[str] | None:
     path = Path(spec.openapi_path)
     try:
         # libyaml when present: the document is large, and only its operation ids are read here.
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_FAST_LOADER)
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=FAST_LOADER)
     except (OSError, yaml.YAMLError) as exc:
         report.add(("openapi",), f"the OpenAPI document {path} cannot be read: {exc}",
                    "point `openapi:` at the spec's openapi.yaml, relative to this file")

@@ -19,7 +19,8 @@ from cxpay_conformance.errors import Location, SpecProblem
 
 PathKey = tuple[str | int, ...]
 
-_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: libyaml's loader when PyYAML was built with it, several times faster than the Python one.
+FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -52,7 +53,7 @@ def read_yaml(text: str, file: str) -> tuple[Any, Positions, list[SpecProblem]]:
         try:
             # libyaml when present (several times faster, and its nodes carry the same marks);
             # a syntax error is parsed again in Python, whose messages say more.
-            node = yaml.compose(text, Loader=_FAST_LOADER)
+            node = yaml.compose(text, Loader=FAST_LOADER)
         except yaml.YAMLError:
             node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:

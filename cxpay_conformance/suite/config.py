@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 #: name -> (max_examples, max_steps): how hard each profile tries.
 PROFILES: dict[str, tuple[int, int]] = {
@@ -37,6 +38,13 @@ class SuiteConfig:
     report_dir: str = "cxpay-report"
     database: str | None = ".hypothesis/cxpay"
     extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def for_embedded(cls, server: Any, **options: Any) -> SuiteConfig:
+        """A run against an embedded reference server (``cxpay_conformance.embedded``): its URL
+        and both merchants' keys, and ``options``."""
+        return cls(base_url=server.base_url, embedded=True, api_key=server.api_key,
+                   second_api_key=server.second_api_key, **options)
 
     @property
     def examples(self) -> int:

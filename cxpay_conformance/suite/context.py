@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from cxpay_conformance.errors import ImplementationUnreachable
 from cxpay_conformance.model import ObjectMachines
-from cxpay_conformance.spec import Event, Spec
+from cxpay_conformance.spec import Event, Rejection, Spec
 from cxpay_conformance.suite.adapter import Adapter, Exchange
 from cxpay_conformance.suite.config import SuiteConfig
 from cxpay_conformance.suite.coverage import Coverage
@@ -71,10 +71,9 @@ class SuiteContext:
     failing: ConformanceMachine | None = None
     listener: Callable[[SuiteContext], None] | None = None
     fatal: ImplementationUnreachable | None = None
-    #: Strategies built once per run and reused by every example (see machine._params_strategy).
-    strategies: dict[str, Any] = field(default_factory=dict)
-    #: Sampling strategies by their values (see machine._sampled), for the run.
-    sampled: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    #: Strategies built once per run and reused by every example (machine._params_strategy,
+    #: machine._sampled, machine._or_none), each under a key that starts with its kind.
+    strategies: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.coverage = Coverage(self.spec)
@@ -103,3 +102,12 @@ class SuiteContext:
     @staticmethod
     def sleep(seconds: float) -> None:
         time.sleep(seconds)
+
+
+def rejection_words(rejection: Rejection | None, state: str | None) -> str:
+    """How a story says that ``rejection`` is expected (in ``state``, when known)."""
+    if rejection is None:
+        return "rejected"
+    where = f" (it is {state})" if state else ""
+    return f"rejected: {rejection.status} {rejection.type}/{rejection.code}{where}"
+

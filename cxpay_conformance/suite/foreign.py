@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from cxpay_conformance.model import World
 from cxpay_conformance.spec import Event
 from cxpay_conformance.suite.adapter import Exchange
+from cxpay_conformance.suite.context import rejection_words
 from cxpay_conformance.suite.requests import body_for
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ class ForeignPayments:
         rejection = machine.ctx.spec.protocol.unknown_object
         step = machine.begin("second merchant", "tenant_isolation",
                              "second merchant: register a webhook endpoint; our key deletes it",
-                             _refused(rejection.status, rejection.code))
+                             rejection_words(rejection, None))
         created = machine.perform("createWebhookEndpoint", None, {"url": url}, api_key=self.api_key)
         machine.run("status", created, accepted=True, rejection=None, state=None, event="register endpoint")
         endpoint = created.answer.get("id") if isinstance(created.answer, dict) else None
@@ -141,8 +142,3 @@ class ForeignPayments:
                     if isinstance(child_id, str):
                         self.ids.setdefault(child, child_id)
                 queue.extend(children)
-
-
-
-def _refused(status: int, code: str) -> str:
-    return f"refused: {status} {code}"

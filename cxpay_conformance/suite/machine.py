@@ -24,7 +24,7 @@ from cxpay_conformance.model import Outcome, World, check_changes, check_invaria
 from cxpay_conformance.spec import Event, Rejection
 from cxpay_conformance.suite import checks
 from cxpay_conformance.suite.adapter import USE_DEFAULT_KEY, Exchange
-from cxpay_conformance.suite.context import KeyedRequest, Step, SuiteContext
+from cxpay_conformance.suite.context import KeyedRequest, Step, SuiteContext, rejection_words
 from cxpay_conformance.suite.foreign import ForeignPayments
 from cxpay_conformance.suite.observed import ObservedGraph, differences
 from cxpay_conformance.suite.requests import body_for, create_bodies, mutated
@@ -52,13 +52,17 @@ class ConformanceMachine(RuleBasedStateMachine):
         self.expected_events: list[checks.ExpectedEvent] = []
         self.keyed: list[KeyedRequest] = []
         self.hits: set[int] = set()
-        self.failed = False
         self.failure: ConformanceFailure | None = None
         self.nonce = uuid.uuid4().hex[:12]
         self.swarm: dict[str, bool] = {}
         second = self.ctx.config.second_api_key
         self.foreign = ForeignPayments(self, second) if second else None
         self.ctx.begin_example(self)
+
+    @property
+    def failed(self) -> bool:
+        """Whether a check failed in this example (its failure is :attr:`failure`)."""
+        return self.failure is not None
 
     # --- talking to the implementation ------------------------------------------------------
 
@@ -96,7 +100,6 @@ class ConformanceMachine(RuleBasedStateMachine):
         try:
             checks.CHECKS[name].function(*args, **kwargs)
         except ConformanceFailure as failure:
-            self.failed = True
             self.failure = failure
             failure.step = len(self.steps)
             if self.steps:
@@ -131,7 +134,6 @@ class ConformanceMachine(RuleBasedStateMachine):
                                       observed=object_id)
             # Marked failed as run() marks it: otherwise teardown would go on to compare webhooks
             # against ids it cannot trust, and its failure would hide this one.
-            self.failed = True
             self.failure = failure
             failure.step = len(self.steps)
             if self.steps:
@@ -250,7 +252,7 @@ class ConformanceMachine(RuleBasedStateMachine):
         outcome = self.world.fire(event.name, key, params)
         step.expected = (f"{subject.type} {before} -> " + ", ".join(
             f"{c.type} {c.to_state}" for c in outcome.changes) if outcome.accepted
-            else _rejection_words(outcome.rejection, before))
+            else rejection_words(outcome.rejection, before))
         step.observed = f"{exchange.status} {exchange.error_code or exchange.answer.get('status', '')}"
         self.run("status", exchange, accepted=outcome.accepted, rejection=outcome.rejection,
                  state=before, event=event.name)
@@ -302,7 +304,7 @@ class ConformanceMachine(RuleBasedStateMachine):
     def reuse_key(self, request: KeyedRequest, body: dict[str, Any]) -> None:
         rejection = self.ctx.spec.protocol.key_reused
         step = self.begin("merchant", "reuse key", f"merchant: reuse the key of {request.first.describe()} "
-                          f"with {_brief(body)}", _rejection_words(rejection, None))
+                          f"with {_brief(body)}", rejection_words(rejection, None))
         exchange = self.perform(request.operation_id, request.key, body,
                                 idempotency_key=request.first.headers.get("Idempotency-Key"))
         step.exchange = exchange
@@ -312,7 +314,6 @@ class ConformanceMachine(RuleBasedStateMachine):
             try:
                 checks.check_key_reuse(exchange, (rejection.status, rejection.type, rejection.code))
             except ConformanceFailure as failure:
-                self.failed = True
                 self.failure = failure
                 raise
         self.verify_payments(self._all_payments(), "reuse key", after_rejection=True)
@@ -341,7 +342,7 @@ class ConformanceMachine(RuleBasedStateMachine):
             object_type = anywhere.target or anywhere.object
             object_id = f"{self.ctx.spec.objects[object_type].prefix}{'0' * 24}"
             step = self.begin("merchant", "key length", f"merchant: {anywhere.name} {object_id} with {what}",
-                              _rejection_words(rejection, None))
+                              rejection_words(rejection, None))
             body = body_for(self.ctx.spec, self.ctx.contract, anywhere, {})
             exchange = self.perform(anywhere.operation, None, body, idempotency_key=idempotency_key,
                                     object_id=object_id)
@@ -351,7 +352,7 @@ class ConformanceMachine(RuleBasedStateMachine):
             rejection = protocol.key_length_invalid
             what = f"an Idempotency-Key of {_characters(length)} (outside {bounds})"
             step = self.begin("merchant", "key length", f"merchant: {event.name} {self.ids.get(key, key)} "
-                              f"with {what}", _rejection_words(rejection, None))
+                              f"with {what}", rejection_words(rejection, None))
             body = body_for(self.ctx.spec, self.ctx.contract, event, params)
             exchange = self.perform(event.operation, key, body, idempotency_key=idempotency_key)
         step.exchange = exchange
@@ -361,7 +362,7 @@ class ConformanceMachine(RuleBasedStateMachine):
             try:
                 checks.check_key_length(exchange, (rejection.status, rejection.type, rejection.code), what=what)
             except ConformanceFailure as failure:
-                self.failed = True
+                self.failure = failure
                 failure.step = len(self.steps)
                 step.observed = f"FAILED [idempotency]: {failure}"
                 raise
@@ -379,7 +380,7 @@ class ConformanceMachine(RuleBasedStateMachine):
         for other in [k for k in foreign.keys if k != key]:
             obj = foreign.world.objects[other]
             step = self.begin("merchant", "tenant_isolation", f"our key on another merchant's {obj.type}: "
-                              f"read {foreign.ids[other]}", _rejection_words(rejection, None))
+                              f"read {foreign.ids[other]}", rejection_words(rejection, None))
             step.exchange = self.perform(self.ctx.readers[obj.type], None, object_id=foreign.ids[other])
             step.observed = f"{step.exchange.status} {step.exchange.error_code or ''}"
             self.run("tenant_isolation", step.exchange, expected)
@@ -388,7 +389,7 @@ class ConformanceMachine(RuleBasedStateMachine):
         action = event.name if event else "read"
         step = self.begin("merchant", "tenant_isolation",
                           f"our key on another merchant's {obj.type}: {action} {object_id}",
-                          _rejection_words(rejection, None))
+                          rejection_words(rejection, None))
         before = foreign.read(key)
         if event is None:
             exchange = self.perform(self.ctx.readers[obj.type], None, object_id=object_id)
@@ -411,7 +412,7 @@ class ConformanceMachine(RuleBasedStateMachine):
         for key in [o.key for o in self.world if o.key in self.ids]:
             obj = self.world.objects[key]
             step = self.begin("merchant", "tenant_isolation", f"another merchant's key: read {self.ids[key]}",
-                              _rejection_words(rejection, None))
+                              rejection_words(rejection, None))
             step.exchange = self.perform(self.ctx.readers[obj.type], key, api_key=api_key)
             step.observed = f"{step.exchange.status} {step.exchange.error_code or ''}"
             self.run("tenant_isolation", step.exchange, (rejection.status, rejection.type, rejection.code))
@@ -424,7 +425,7 @@ class ConformanceMachine(RuleBasedStateMachine):
         obj = self.world.objects[key]
         action = replaying.operation_id if replaying else event.name if event else "read"
         step = self.begin("merchant", check, f"{what}: {action} {self.ids.get(key, key)}",
-                          _rejection_words(rejection, None))
+                          rejection_words(rejection, None))
         if replaying is not None:
             exchange = self.perform(replaying.operation_id, key, replaying.body, api_key=api_key,
                                     idempotency_key=replaying.first.headers.get("Idempotency-Key"))
@@ -505,7 +506,6 @@ class ConformanceMachine(RuleBasedStateMachine):
             try:
                 checks.check_webhook_bodies(self.ctx.contract, deliveries)
             except ConformanceFailure as failure:
-                self.failed = True
                 self.failure = failure
                 step.observed = f"FAILED [openapi]: {failure}"
                 raise
@@ -726,21 +726,22 @@ def _sampled(ctx: SuiteContext, values: Any) -> st.SearchStrategy[Any]:
     """
     values = tuple(values)
     try:
-        key: tuple[Any, ...] = (values, hash(values))
+        hash(values)
+        key: tuple[Any, ...] = ("sampled", values)
     except TypeError:
-        key = ("by identity", *map(id, values))
-    found = ctx.sampled.get(key)
+        key = ("sampled by identity", *map(id, values))
+    found = ctx.strategies.get(key)
     if found is None:
-        found = ctx.sampled[key] = st.sampled_from(values)
+        found = ctx.strategies[key] = st.sampled_from(values)
     return found
 
 
 def _or_none(ctx: SuiteContext, strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     """``st.none() | strategy``, built once per run for each strategy."""
     key = ("or none", id(strategy))
-    found = ctx.sampled.get(key)
+    found = ctx.strategies.get(key)
     if found is None:
-        found = ctx.sampled[key] = st.none() | strategy
+        found = ctx.strategies[key] = st.none() | strategy
     return found
 
 
@@ -823,9 +824,10 @@ def _ending_rule(ctx: SuiteContext, events: list[Event]) -> Callable[..., None]:
 def _params_strategy(ctx: SuiteContext, event: Event) -> st.SearchStrategy[dict[str, Any]]:
     """The parameters of ``event``, one strategy per event and run: building a strategy anew at
     every draw made Hypothesis recompute its properties each time (a hot spot of the profile)."""
-    cached = ctx.strategies.get(event.name)
+    key = ("params", event.name)
+    cached = ctx.strategies.get(key)
     if cached is None:
-        cached = ctx.strategies[event.name] = _build_params_strategy(ctx, event)
+        cached = ctx.strategies[key] = _build_params_strategy(ctx, event)
     return cached
 
 
@@ -879,10 +881,3 @@ def _brief(params: Mapping[str, Any], lead: str = "") -> str:
     if not params:
         return ""
     return lead + ", ".join(f"{k}={v}" for k, v in params.items())
-
-
-def _rejection_words(rejection: Rejection | None, state: str | None) -> str:
-    if rejection is None:
-        return "rejected"
-    where = f" (it is {state})" if state else ""
-    return f"rejected: {rejection.status} {rejection.type}/{rejection.code}{where}"

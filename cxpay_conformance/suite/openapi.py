@@ -9,6 +9,7 @@ out in Python.
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +21,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from cxpay_conformance.errors import Location, SpecError, SpecProblem
+from cxpay_conformance.spec.yaml_positions import FAST_LOADER
 
 jsonschema_rs: Any
 try:  # the Rust validator Schemathesis uses too: a fast first opinion, see _SchemaCheck
@@ -119,7 +121,7 @@ class OpenAPIContract:
     def load(cls, path: str | Path) -> OpenAPIContract:
         try:
             # libyaml when PyYAML has it: the same document, parsed about eight times faster.
-            document = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_SafeLoader)
+            document = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=FAST_LOADER)
         except (OSError, yaml.YAMLError) as exc:
             raise SpecError([SpecProblem(Location(str(path), 1, 1),
                                          f"the OpenAPI document cannot be read: {exc}",
@@ -143,19 +145,8 @@ class OpenAPIContract:
         return Registry().with_resource(_DOC_URI, resource)
 
     def validator(self, schema: dict[str, Any]) -> jsonschema.Draft202012Validator:
-        """A validator for ``schema``, whose ``#/components/...`` refs resolve in this document.
-
-        The refs are inlined when they can be (local and acyclic): jsonschema looks every
-        ``$ref`` up in the registry again for each instance, which doubled the cost of
-        checking an answer, and the suite checks every answer.
-        """
-        try:
-            inlined = self._inlined(schema, ())
-        except _CannotInline:
-            return jsonschema.Draft202012Validator(
-                _anchored(schema), registry=self._registry, format_checker=jsonschema.FormatChecker()
-            )
-        return jsonschema.Draft202012Validator(inlined, format_checker=jsonschema.FormatChecker())
+        """A validator for ``schema``, whose ``#/components/...`` refs resolve in this document."""
+        return self._check(schema).exact
 
     def _inlined(self, node: Any, refs: tuple[str, ...]) -> Any:
         """``node`` with its refs replaced by their targets; ``refs``: those being inlined."""
@@ -211,13 +202,21 @@ class OpenAPIContract:
         return {}
 
     def _check(self, schema: dict[str, Any]) -> _SchemaCheck:
+        """Both validators of ``schema``. The refs are inlined when they can be (local and
+        acyclic): jsonschema looks every ``$ref`` up in the registry again for each instance,
+        which doubled the cost of checking an answer, and the suite checks every answer."""
+        formats = jsonschema.FormatChecker()
+        try:
+            inlined = self._inlined(schema, ())
+        except _CannotInline:  # a $dynamicRef or a cycle: the registry resolves it, slowly
+            exact = jsonschema.Draft202012Validator(_anchored(schema), registry=self._registry,
+                                                    format_checker=formats)
+            return _SchemaCheck(exact)
         fast = None
         if jsonschema_rs is not None:
-            try:
-                fast = jsonschema_rs.Draft202012Validator(self._inlined(schema, ()), validate_formats=True)
-            except (_CannotInline, ValueError):  # a $dynamicRef, a cycle, a pattern it cannot compile
-                fast = None
-        return _SchemaCheck(self.validator(schema), fast)
+            with suppress(ValueError):  # a pattern it cannot compile: jsonschema alone
+                fast = jsonschema_rs.Draft202012Validator(inlined, validate_formats=True)
+        return _SchemaCheck(jsonschema.Draft202012Validator(inlined, format_checker=formats), fast)
 
     @cached_property
     def _valid(self) -> set[tuple[str, str, str | None]]:
@@ -270,7 +269,6 @@ def _json_text(body: Any) -> str | None:
 #: Keywords whose values are instances, not schemas: a "$ref" in them is data.
 _DATA_KEYWORDS = frozenset({"const", "enum", "examples", "default"})
 
-_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _CannotInline(Exception):
