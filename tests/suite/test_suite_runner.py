@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -12,7 +14,7 @@ from hypothesis.errors import FlakyStrategyDefinition
 from cxpay_conformance.embedded import EmbeddedServer
 from cxpay_conformance.errors import ConformanceFailure
 from cxpay_conformance.suite import run_suite, runner
-from cxpay_conformance.suite.context import Step
+from cxpay_conformance.suite.context import Step, SuiteContext
 from cxpay_conformance.suite.report import story
 from tests.suite.conftest import config_for
 
@@ -54,3 +56,20 @@ def test_hypothesis_flakiness_without_any_failure_is_not_hidden(
     monkeypatch.setattr(runner, "get_state_machine_test", diverging_test)
     with pytest.raises(FlakyStrategyDefinition):
         run_suite(config_for(reference, max_examples=10))
+
+
+def test_a_run_leaves_nothing_alive_behind_it(reference: EmbeddedServer) -> None:
+    """Hypothesis keeps every state machine class it ran, and the suite builds one per run;
+    the run's context (adapter, spec, machines) must still be freed when the run ends, or a
+    process that runs the suite many times (the selftest, a benchmark) grows with each run."""
+    contexts: list[weakref.ref[SuiteContext]] = []
+
+    def remember(ctx: SuiteContext) -> None:
+        if not contexts:
+            contexts.append(weakref.ref(ctx))
+
+    result = run_suite(config_for(reference, max_examples=3), listener=remember)
+    assert result.conformant and result.steps > 0
+    assert contexts, "the listener never saw the run's context"
+    gc.collect()
+    assert contexts[0]() is None, [type(r).__name__ for r in gc.get_referrers(contexts[0]())]
