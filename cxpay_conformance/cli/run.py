@@ -87,7 +87,8 @@ def _names(value: str | None) -> tuple[str, ...]:
     type=click.FloatRange(min=0),
     default=5.0,
     show_default=True,
-    help="Seconds to wait for expected webhooks at quiescence.",
+    help="Seconds to wait for expected webhooks at quiescence (an event type that once did "
+    "not come in time is then waited for only briefly).",
 )
 @click.option(
     "--settle-timeout",

@@ -16,6 +16,7 @@ from cxpay_conformance.suite.adapter import Adapter, Exchange
 from cxpay_conformance.suite.config import SuiteConfig
 from cxpay_conformance.suite.coverage import Coverage
 from cxpay_conformance.suite.openapi import OpenAPIContract
+from cxpay_conformance.suite.patience import Patience
 from cxpay_conformance.suite.receiver import WebhookReceiver
 
 if TYPE_CHECKING:
@@ -74,9 +75,12 @@ class SuiteContext:
     #: Strategies built once per run and reused by every example (machine._params_strategy,
     #: machine._sampled, machine._or_none), each under a key that starts with its kind.
     strategies: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    #: The webhook types no longer waited for long at quiescence (suite/patience.py).
+    patience: Patience = field(init=False)
 
     def __post_init__(self) -> None:
         self.coverage = Coverage(self.spec)
+        self.patience = Patience()
         self.machines = ObjectMachines(self.spec)
         self.readers = self.contract.readers(list(self.spec.objects))
         self.creating = next(e for e in self.spec.events.values() if e.creates)

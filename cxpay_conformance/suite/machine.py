@@ -27,6 +27,7 @@ from cxpay_conformance.suite.adapter import USE_DEFAULT_KEY, Exchange
 from cxpay_conformance.suite.context import KeyedRequest, Step, SuiteContext, rejection_words
 from cxpay_conformance.suite.foreign import ForeignPayments
 from cxpay_conformance.suite.observed import ObservedGraph, differences
+from cxpay_conformance.suite.patience import LOST_GRACE
 from cxpay_conformance.suite.requests import body_for, create_bodies, mutated
 
 #: Payments still open at once in one example: enough to interleave, few enough to go deep.
@@ -488,15 +489,24 @@ class ConformanceMachine(RuleBasedStateMachine):
         wanted = Counter((e.type, e.object_id) for e in self.expected_events)
         ours = set(self.ids.values())
 
-        def arrived(deliveries: list[Any]) -> bool:
+        def missing(deliveries: list[Any]) -> set[str]:
+            """The event types of which fewer have arrived than the model expects."""
             distinct = {str(d.event_id): d for d in deliveries if d.object_id in ours}
             got = Counter((str(d.type), str(d.object_id)) for d in distinct.values())
-            return all(got[pair] >= count for pair, count in wanted.items())
+            return {kind for (kind, object_id), count in wanted.items() if got[(kind, object_id)] < count}
 
-        receiver.wait_for(arrived, self.ctx.config.webhook_timeout)
+        # Every expected type is waited for as long as the user said, except the types that
+        # went missing once: they get a short grace after the others (suite/patience.py).
+        patience = self.ctx.patience
+        lost = patience.lost & {kind for kind, _object_id in wanted}
+        receiver.wait_for(lambda deliveries: not missing(deliveries) - lost, self.ctx.config.webhook_timeout)
+        if lost:
+            receiver.wait_for(lambda deliveries: not missing(deliveries), LOST_GRACE)
         if self.ctx.config.webhook_grace:
             self.ctx.sleep(self.ctx.config.webhook_grace)
-        deliveries = [d for d in receiver.deliveries() if d.object_id in ours]
+        everything = receiver.deliveries()
+        patience.waited(missing(everything), [d.type for d in everything])
+        deliveries = [d for d in everything if d.object_id in ours]
         step = self.begin("network", "webhooks", "quiescence: compare the webhooks received",
                           f"{len(self.expected_events)} events")
         step.observed = f"{len({d.event_id for d in deliveries})} distinct events, {len(deliveries)} deliveries"
