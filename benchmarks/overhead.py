@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import _harness
 import httpx
 from _harness import footer, fresh_server, run_suite_once, table, workload_arguments
 from ceiling import bare_receiver, prepare, replay
@@ -120,6 +121,10 @@ def metered(meter: Meter) -> Iterator[None]:
                 wrapped = meter.wrap(part, original)
             setattr(owner, name, wrapped)
             undo.append(functools.partial(setattr, owner, name, original))
+    # The run itself: what no part above claims is the rest (server start and stop are not in it).
+    run_suite = _harness.run_suite
+    _harness.run_suite = meter.wrap(REST, run_suite)
+    undo.append(functools.partial(setattr, _harness, "run_suite", run_suite))
     try:
         yield
     finally:
@@ -137,10 +142,8 @@ def main() -> None:
     for _ in range(args.reps):
         plain.append(run_suite_once(mode, seed=args.seed, examples=args.examples, steps=args.steps).seconds)
         meter = Meter()
-        meter.start(REST)
         with metered(meter):
             run = run_suite_once(mode, seed=args.seed, examples=args.examples, steps=args.steps, record=True)
-        meter.stop()
         with fresh_server(mode) as target, bare_receiver() as url:
             plan = prepare(list(run.sent), url)
             with httpx.Client(base_url=target.base_url, timeout=10.0) as client:
