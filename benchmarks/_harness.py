@@ -1,12 +1,19 @@
 """What every benchmark shares: the two ways of reaching the reference server, a recording
 adapter, repetition statistics, a description of the machine, and Markdown tables.
 
-The two targets:
+The two targets every benchmark runs by default:
 
 * ``loopback``: the embedded reference server (uvicorn on a free 127.0.0.1 port, in a thread
   of this process), exactly what ``cxpay-conformance run`` tests when given no URL.
 * ``in-process``: the same Starlette app, with its lifespan, driven through
   :class:`~_inprocess.ThreadedASGITransport`: no socket, no HTTP parsing, no uvicorn.
+
+And two more, on request (``--modes``), to see how the server's cost moves the numbers:
+
+* ``subprocess``: ``cxpay-conformance serve`` in a process of its own, on loopback, as a real
+  implementation runs: the server no longer shares this process's interpreter lock.
+* ``sqlite``: as ``loopback``, with the sandbox's SQLite store (a file in a scratch
+  directory) instead of memory.
 
 Each repetition gets a fresh server, so that every run of a seed sends the same requests.
 The benchmarks import the server directly: they measure the reference implementation on
@@ -18,8 +25,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -39,6 +49,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _inprocess import ThreadedASGITransport
 
 MODES = ("loopback", "in-process")
+#: Also accepted by ``--modes``; not run unless asked for.
+MORE_MODES = ("subprocess", "sqlite")
 
 #: The default workload: the ``quick`` profile's shape, with a fixed seed.
 SEED = 1234
@@ -77,8 +89,50 @@ def fresh_server(mode: str) -> Iterator[Target]:
             yield Target(mode, _INPROCESS_URL, first, second, transport)
         finally:
             transport.close()
+    elif mode == "subprocess":
+        with _server_process() as target:
+            yield target
+    elif mode == "sqlite":
+        from cxpay_conformance.server import ServerConfig
+        from cxpay_conformance.server.runner import run_in_thread
+
+        with tempfile.TemporaryDirectory(prefix="cxpay-bench-") as scratch:
+            config = ServerConfig(log_requests=False, db_path=str(Path(scratch) / "sandbox.sqlite3"))
+            first, second = list(config.api_keys)[:2]
+            with run_in_thread(config) as running:
+                yield Target(mode, running.base_url, first, second, None)
     else:
-        raise ValueError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+        raise ValueError(f"unknown mode {mode!r}; use one of {', '.join(MODES + MORE_MODES)}")
+
+
+@contextmanager
+def _server_process() -> Iterator[Target]:
+    """``cxpay-conformance serve`` in a process of its own, on a free loopback port."""
+    from cxpay_conformance.server import ServerConfig
+
+    with socket.socket() as probe:  # a free port; the server takes it a moment later
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-c", "from cxpay_conformance.cli import main; main()",
+               "serve", "--port", str(port), "--quiet"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(base_url + "/", timeout=0.5)
+                break
+            except httpx.TransportError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    error = server.stderr.read().decode() if server.stderr else ""
+                    raise SystemExit(f"the server process did not start: {error.strip()}") from None
+                time.sleep(0.05)
+        first, second = list(ServerConfig().api_keys)[:2]
+        yield Target("subprocess", base_url, first, second, None)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 _contract: OpenAPIContract | None = None
@@ -304,5 +358,6 @@ def workload_arguments(parser: argparse.ArgumentParser, reps: int = 5) -> argpar
     parser.add_argument("--examples", type=int, default=EXAMPLES)
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated: " + ", ".join(MODES))
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help="comma-separated, of: " + ", ".join(MODES + MORE_MODES) + f" (default {','.join(MODES)})")
     return parser
