@@ -58,7 +58,7 @@ PHASES: dict[str, tuple[tuple[str, str, int], ...]] = {
         ("suite/receiver.py", "wait_for", _first_line(WebhookReceiver.wait_for)),),
     "loading the spec and the OpenAPI document": (
         ("spec/loader.py", "load_spec", _first_line(load_spec)),
-        ("suite/openapi.py", "load", _first_line(OpenAPIContract.load.__func__))),
+        ("suite/openapi.py", "load", _first_line(OpenAPIContract.load))),
 }
 
 WITHOUT_WEBHOOKS = ("webhooks", "signatures")
@@ -142,7 +142,10 @@ def with_pyinstrument(run: Callable[[], float], html: str | None) -> tuple[float
     profiler.stop()
     if html:
         profiler.write_html(html)
-    root = profiler.last_session.root_frame()
+    session = profiler.last_session
+    root = session.root_frame() if session is not None else None
+    if root is None:
+        raise SystemExit("pyinstrument recorded nothing: was the run too short?")
     phases: Counter[str] = Counter()
     selfs: Counter[str] = Counter()
 
