@@ -501,7 +501,8 @@ class ConformanceMachine(RuleBasedStateMachine):
         lost = patience.lost & {kind for kind, _object_id in wanted}
         receiver.wait_for(lambda deliveries: not missing(deliveries) - lost, self.ctx.config.webhook_timeout)
         if lost:
-            receiver.wait_for(lambda deliveries: not missing(deliveries), LOST_GRACE)
+            receiver.wait_for(lambda deliveries: not missing(deliveries),
+                              min(LOST_GRACE, self.ctx.config.webhook_timeout))
         if self.ctx.config.webhook_grace:
             self.ctx.sleep(self.ctx.config.webhook_grace)
         everything = receiver.deliveries()

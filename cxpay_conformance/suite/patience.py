@@ -3,7 +3,7 @@
 Every expected webhook is waited for up to ``--webhook-timeout``, except the event types that
 are *lost*: a type that once failed to arrive within that timeout, and has not been delivered
 since. Once every other expected webhook is in, a lost type gets only :data:`LOST_GRACE`
-seconds more.
+seconds more (never more than the timeout itself).
 
 Without that, an implementation that never sends one event type made each example of the
 shrinker that expects it wait the whole timeout again: a failure found in seconds took five
