@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -31,7 +30,7 @@ from cxpay_conformance.embedded import embedded_server
 from cxpay_conformance.errors import UsageError
 from cxpay_conformance.server.config import unknown_faults_message
 from cxpay_conformance.server.faults import FAULTS, Fault
-from cxpay_conformance.suite import PROFILES, SuiteConfig, SuiteContext, SuiteResult, run_suite
+from cxpay_conformance.suite import PROFILES, SuiteConfig, SuiteResult, run_suite
 
 #: The name the clean run (no fault at all) goes by in results and tables.
 CLEAN = "(no fault)"
@@ -90,7 +89,7 @@ class FaultOutcome:
     ``caught`` is whether the suite reported non-conformance; ``check`` the check that failed
     in the reported (shrunk) story and ``first_check`` the one that failed first (shrinking
     may end on another failure the fault causes, which is then the shorter story);
-    ``first_failure`` seconds from the start of the run to the end of the first failing example;
+    ``first_failure`` seconds from the start of the run to the first failing check;
     ``story_steps`` the steps of the shrunk story; ``skipped_checks`` the checks turned off
     (see :data:`SHADOWED_BY`); ``error`` a problem that stopped the run itself.
     """
@@ -247,7 +246,7 @@ def run_one(fault: str, options: SelftestOptions) -> FaultOutcome:
     skipped = SHADOWED_BY.get(family, ())
     profile = profile_for(fault, options.profile)
     name = fault or CLEAN
-    watch = _FirstFailure()
+    started = time.monotonic()
     try:
         with embedded_server(faults=(fault,) if fault else ()) as server:
             config = SuiteConfig.for_embedded(
@@ -260,12 +259,11 @@ def run_one(fault: str, options: SelftestOptions) -> FaultOutcome:
                 database=None,  # honest timings: no failure replayed from an earlier run
             )
             with _shrinking_for_at_most(options.shrink_budget):
-                watch.restart()
-                suite = run_suite(config, listener=watch)
+                suite = run_suite(config)
     except Exception as exc:  # one broken run must not end the others: report it as an error
         return FaultOutcome(name, family, caught=False, profile=profile, error=f"{type(exc).__name__}: {exc}",
-                            duration=watch.elapsed(), seed=options.seed, skipped_checks=skipped)
-    return _outcome(name, family, profile, suite, watch, skipped)
+                            duration=time.monotonic() - started, seed=options.seed, skipped_checks=skipped)
+    return _outcome(name, family, profile, suite, skipped)
 
 
 def profile_for(fault: str, chosen: str) -> str:
@@ -284,7 +282,7 @@ def _budget_for(profile: str, options: SelftestOptions) -> float | None:
     return 2 * options.time_budget
 
 
-def _outcome(name: str, family: str, profile: str, suite: SuiteResult, watch: _FirstFailure,
+def _outcome(name: str, family: str, profile: str, suite: SuiteResult,
              skipped: tuple[str, ...]) -> FaultOutcome:
     failure = suite.failure
     outcome = FaultOutcome(
@@ -294,62 +292,18 @@ def _outcome(name: str, family: str, profile: str, suite: SuiteResult, watch: _F
     )
     if failure is None:
         return outcome
+    first = suite.first_failure
     return replace(
         outcome,
         check=failure.check,
         message=str(failure).splitlines()[0][:300],
-        first_check=watch.check or failure.check,
-        first_failure=watch.at if watch.at is not None else suite.duration,
-        examples_to_failure=watch.examples,
+        first_check=first.check if first else failure.check,
+        first_failure=first.seconds if first else suite.duration,
+        examples_to_failure=first.examples if first else None,
         story_steps=len(suite.story),
         replay=suite.replay,
         flaky=suite.flaky,
     )
-
-
-class _FirstFailure:
-    """A suite listener that notes when the first example fails.
-
-    The suite tells its listener whenever a step begins or an example ends; a failing check
-    marks the running example ``failed``. A failure at an example's end (the webhook checks)
-    is seen when the next example begins, which shrinking does at once.
-    """
-
-    def __init__(self) -> None:
-        self.started = time.monotonic()
-        self.at: float | None = None
-        self.examples: int | None = None
-        self.check: str | None = None
-        self._seen: Any = None
-
-    def restart(self) -> None:
-        """Count from now: the suite starts, the server is up."""
-        self.started = time.monotonic()
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
-    def __call__(self, ctx: SuiteContext) -> None:
-        if self.at is None:
-            for machine in (self._seen, ctx.current):
-                if machine is not None and machine.failed:
-                    self.at = self.elapsed()
-                    self.examples = ctx.examples
-                    self.check = _failed_check(machine.steps)
-                    break
-        self._seen = ctx.current
-
-
-_FAILED_STEP = re.compile(r"FAILED \[(\w+)\]")
-
-
-def _failed_check(steps: Sequence[Any]) -> str | None:
-    """The check named in a story's failed step (the machine writes ``FAILED [check]: ...``)."""
-    for step in reversed(steps):
-        found = _FAILED_STEP.match(step.observed)
-        if found:
-            return found.group(1)
-    return None
 
 
 @contextmanager

@@ -197,7 +197,7 @@ def _run_with_progress(config: SuiteConfig, console: Console) -> SuiteResult:
         f"Profile {config.profile}: {config.examples} examples x up to {config.steps} steps; seed {seed_note}"
     )
     progress = Progress(
-        TextColumn("[bold]examples"),
+        TextColumn("{task.fields[phase]}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn(
@@ -209,14 +209,18 @@ def _run_with_progress(config: SuiteConfig, console: Console) -> SuiteResult:
         disable=not console.is_terminal,
     )
     with progress:
-        task = progress.add_task("run", total=config.examples, steps=0, requests=0, covered="0")
+        task = progress.add_task("run", total=config.examples, steps=0, requests=0, covered="0",
+                                 phase="[bold]examples")
         spec_transitions: list[int] = []
 
         def listener(ctx: SuiteContext) -> None:
             if not spec_transitions:
                 spec_transitions.append(len(ctx.spec.transitions))
+            first = ctx.first_failure
             progress.update(
                 task,
+                # Past the first failure, Hypothesis replays variants of it to shrink the story.
+                phase=f"[bold red]shrinking[/] the failure of example {first.examples}" if first else "[bold]examples",
                 completed=min(ctx.examples, config.examples),
                 steps=ctx.steps,
                 requests=ctx.requests,
@@ -263,6 +267,12 @@ def _finish(
         f"{result.examples} examples, {result.steps} steps, {result.requests} requests "
         f"in {result.duration:.1f}s; seed {result.seed}"
     )
+    first = result.first_failure
+    if result.failure is not None and first is not None:
+        console.print(
+            f"The first failure ({first.check}) came in example {first.examples}, after {first.seconds:.1f}s; "
+            "the examples after it were Hypothesis shrinking it to the story below."
+        )
     if result.failure is not None:
         console.print()
         console.print(story(result), markup=False, highlight=False, soft_wrap=True)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cxpay_conformance.errors import ImplementationUnreachable
+from cxpay_conformance.errors import ConformanceFailure, ImplementationUnreachable
 from cxpay_conformance.model import ObjectMachines
 from cxpay_conformance.spec import Event, Rejection, Spec
 from cxpay_conformance.suite.adapter import Adapter, Exchange
@@ -48,6 +48,15 @@ class KeyedRequest:
     payment: int | None
 
 
+@dataclass(frozen=True)
+class FirstFailure:
+    """The run's first failing example, as found: before Hypothesis shrank it."""
+
+    seconds: float  # from the start of the run to the failing check
+    examples: int  # examples run, the failing one included
+    check: str
+
+
 @dataclass
 class SuiteContext:
     """Everything the generated machines share during one run."""
@@ -77,6 +86,9 @@ class SuiteContext:
     strategies: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     #: The webhook types no longer waited for long at quiescence (suite/patience.py).
     patience: Patience = field(init=False)
+    #: When the run met its first failure; every example after it is Hypothesis shrinking it.
+    first_failure: FirstFailure | None = None
+    started: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
         self.coverage = Coverage(self.spec)
@@ -90,8 +102,17 @@ class SuiteContext:
         self.current = machine
 
     def end_example(self, machine: ConformanceMachine) -> None:
+        machine.ended = True
         if machine.steps:  # Hypothesis also starts examples it abandons before any step
             self.examples += 1
+            self.notify()
+
+    def example_failed(self, machine: ConformanceMachine, failure: ConformanceFailure) -> None:
+        """Note the run's first failure (the listener, a progress bar, learns that shrinking began)."""
+        if self.first_failure is None:
+            counted = machine.ended and bool(machine.steps)
+            self.first_failure = FirstFailure(self.clock() - self.started,
+                                              self.examples + (0 if counted else 1), failure.check)
             self.notify()
 
     def notify(self) -> None:

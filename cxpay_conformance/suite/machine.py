@@ -53,12 +53,24 @@ class ConformanceMachine(RuleBasedStateMachine):
         self.expected_events: list[checks.ExpectedEvent] = []
         self.keyed: list[KeyedRequest] = []
         self.hits: set[int] = set()
-        self.failure: ConformanceFailure | None = None
+        self._failure: ConformanceFailure | None = None
+        self.ended = False
         self.nonce = uuid.uuid4().hex[:12]
         self.swarm: dict[str, bool] = {}
         second = self.ctx.config.second_api_key
         self.foreign = ForeignPayments(self, second) if second else None
         self.ctx.begin_example(self)
+
+    @property
+    def failure(self) -> ConformanceFailure | None:
+        """The check that failed in this example, if one did."""
+        return self._failure
+
+    @failure.setter
+    def failure(self, failure: ConformanceFailure | None) -> None:
+        self._failure = failure
+        if failure is not None:
+            self.ctx.example_failed(self, failure)
 
     @property
     def failed(self) -> bool:

@@ -168,6 +168,11 @@ def as_json(result: SuiteResult) -> dict[str, Any]:
             "request": failure.request,
             "response": failure.response,
             "flaky": result.flaky,
+            "first_found": None if result.first_failure is None else {
+                "check": result.first_failure.check,
+                "example": result.first_failure.examples,
+                "seconds": round(result.first_failure.seconds, 3),
+            },
             "story": [
                 {"step": s.number, "actor": s.actor, "event": s.event, "story": s.story,
                  "expected": s.expected, "observed": s.observed}

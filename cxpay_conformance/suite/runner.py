@@ -27,7 +27,7 @@ from cxpay_conformance.spec import Spec, load_spec
 from cxpay_conformance.suite import checks
 from cxpay_conformance.suite.adapter import USE_DEFAULT_KEY, Adapter, Exchange
 from cxpay_conformance.suite.config import PROFILES, SuiteConfig
-from cxpay_conformance.suite.context import Step, SuiteContext
+from cxpay_conformance.suite.context import FirstFailure, Step, SuiteContext
 from cxpay_conformance.suite.coverage import Coverage
 from cxpay_conformance.suite.http_adapter import HttpAdapter
 from cxpay_conformance.suite.machine import build_machine
@@ -58,6 +58,8 @@ class SuiteResult:
     hypothesis_output: list[str] = field(default_factory=list)
     exchanges: list[Exchange] = field(default_factory=list)
     ids: dict[str, str] = field(default_factory=dict)
+    #: When the failure was first met, before shrinking (None for a conformant run).
+    first_failure: FirstFailure | None = None
     webhook_timeline: list[Delivery] = field(default_factory=list)
 
     @property
@@ -121,6 +123,7 @@ def run_suite(
         exchanges=list(last.exchanges) if last else [],
         ids=dict(last.ids) if last else {},
         webhook_timeline=timeline,
+        first_failure=ctx.first_failure if failure is not None else None,
     )
 
 

@@ -118,8 +118,10 @@ def test_run_against_a_faulty_implementation_fails_with_the_story_and_no_key_any
     assert (report_dir / "repro.py").is_file() and (report_dir / "story.txt").is_file()
     assert "Check failed: openapi" in (report_dir / "story.txt").read_text()
 
+    assert "The first failure (openapi) came in example 1, after " in out
     failure = json.loads((tmp_path / "result.json").read_text())["failure"]
     assert failure["check"] == "openapi" and failure["story"][0]["event"] == "create_session"
+    assert failure["first_found"]["check"] == "openapi" and failure["first_found"]["example"] == 1
     cases = {c.get("name"): c for c in ElementTree.parse(tmp_path / "junit.xml").getroot().iter("testcase")}
     assert "created" in cases["openapi"].find("failure").get("message")  # type: ignore[union-attr]
 

@@ -17,6 +17,7 @@ from cxpay_conformance.suite import run_suite, runner
 from cxpay_conformance.suite.context import Step, SuiteContext
 from cxpay_conformance.suite.report import story
 from tests.suite.conftest import config_for
+from tests.suite.faulty import Running
 
 
 def test_an_implementation_that_answers_a_replay_differently_still_gets_its_story(
@@ -73,3 +74,20 @@ def test_a_run_leaves_nothing_alive_behind_it(reference: EmbeddedServer) -> None
     assert contexts, "the listener never saw the run's context"
     gc.collect()
     assert contexts[0]() is None, [type(r).__name__ for r in gc.get_referrers(contexts[0]())]
+
+
+@pytest.mark.parametrize("faulty", ["openapi", "webhooks"], indirect=True)
+def test_the_first_failure_is_noted_before_shrinking(faulty: Running) -> None:
+    """Both variants fail in the run's first example: one in a step (a read-back breaks the
+    contract), one at the example's end (no webhook comes), after the example was counted."""
+    result = run_suite(config_for(faulty, seed=1, webhook_timeout=0.05))
+    first = result.first_failure
+    assert result.failure is not None and first is not None
+    assert (first.check, first.examples) == (faulty.fault_name, 1)
+    assert 0 < first.seconds <= result.duration
+    assert result.examples > first.examples  # the rest was shrinking
+
+
+def test_a_conformant_run_notes_no_failure(reference: EmbeddedServer) -> None:
+    result = run_suite(config_for(reference, max_examples=3))
+    assert result.conformant and result.first_failure is None
