@@ -96,7 +96,7 @@ def _names(value: str | None) -> tuple[str, ...]:
     default=2.0,
     show_default=True,
     help="Seconds to poll an object that differs from the model before calling it a failure "
-    "(asynchronous implementations).",
+    "(asynchronous implementations); while a failure is shrunk, only briefly unless polling has helped.",
 )
 @click.option(
     "--junit-xml",

@@ -183,7 +183,11 @@ class ConformanceMachine(RuleBasedStateMachine):
 
     def verify_payments(self, payments: set[int], event: str, *, after_rejection: bool = False) -> None:
         """Read back ``payments`` (polling a while for asynchronous implementations) and check them."""
-        deadline = self.ctx.clock() + self.ctx.config.settle_timeout
+        # While the run shrinks a failure, polling is cut short if it has never helped (suite/patience.py).
+        patience = self.ctx.patience
+        deadline = self.ctx.clock() + patience.settle_timeout(self.ctx.config.settle_timeout,
+                                                              shrinking=self.ctx.first_failure is not None)
+        polled = False
         while True:
             observed: dict[str, Any] = {}
             for payment in sorted(payments):
@@ -193,7 +197,10 @@ class ConformanceMachine(RuleBasedStateMachine):
             mismatch = any(differences(w, observed.get(i)) for i, w in want.items())
             if not mismatch or self.ctx.clock() >= deadline:
                 break
+            polled = True
             self.ctx.sleep(0.05)
+        if polled and not mismatch:
+            patience.settled_late = True
         self.run("state", want, observed, event=event, after_rejection=after_rejection)
         types = {self.ids[o.key]: o.type for p in payments for o in self.world.payment_objects(p)
                  if o.key in self.ids}
