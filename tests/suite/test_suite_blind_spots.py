@@ -183,7 +183,7 @@ def test_exploration_sends_every_key_length_and_tries_our_key_on_their_objects(r
     ConformanceMachine.key_of_length = spy_key  # type: ignore[method-assign]
     ConformanceMachine.intrude = spy_intrude  # type: ignore[method-assign]
     try:
-        result = run_suite(config_for(reference, seed=1, max_examples=20, max_steps=10,
+        result = run_suite(config_for(reference, seed=7, max_examples=20, max_steps=10,
                                       checks=("idempotency", "tenant_isolation", "status")))
     finally:
         ConformanceMachine.key_of_length, ConformanceMachine.intrude = key_of_length, intrude  # type: ignore[method-assign]
