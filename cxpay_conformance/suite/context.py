@@ -102,17 +102,16 @@ class SuiteContext:
         self.current = machine
 
     def end_example(self, machine: ConformanceMachine) -> None:
-        machine.ended = True
         if machine.steps:  # Hypothesis also starts examples it abandons before any step
             self.examples += 1
+            machine.counted = True
             self.notify()
 
     def example_failed(self, machine: ConformanceMachine, failure: ConformanceFailure) -> None:
         """Note the run's first failure (the listener, a progress bar, learns that shrinking began)."""
         if self.first_failure is None:
-            counted = machine.ended and bool(machine.steps)
             self.first_failure = FirstFailure(self.clock() - self.started,
-                                              self.examples + (0 if counted else 1), failure.check)
+                                              self.examples + (0 if machine.counted else 1), failure.check)
             self.notify()
 
     def notify(self) -> None:

@@ -56,7 +56,7 @@ class ConformanceMachine(RuleBasedStateMachine):
         self.keyed: list[KeyedRequest] = []
         self.hits: set[int] = set()
         self._failure: ConformanceFailure | None = None
-        self.ended = False
+        self.counted = False  # in ctx.examples yet
         self.nonce = uuid.uuid4().hex[:12]
         self.swarm: dict[str, bool] = {}
         second = self.ctx.config.second_api_key
@@ -105,6 +105,15 @@ class ConformanceMachine(RuleBasedStateMachine):
                      event=self.steps[-1].event if self.steps else operation_id)
         self.run("openapi", self.ctx.contract, exchange)
         return exchange
+
+    def act(self, object_type: str, key: str | None, event: Event | None, params: Mapping[str, Any], *,
+            api_key: Any = USE_DEFAULT_KEY, object_id: str | None = None) -> Exchange:
+        """Fire ``event`` with ``params`` on an object of ``object_type`` (our ``key``, or
+        ``object_id``), or read it when ``event`` is None."""
+        if event is None:
+            return self.perform(self.ctx.readers[object_type], key, api_key=api_key, object_id=object_id)
+        body = body_for(self.ctx.spec, self.ctx.contract, event, params)
+        return self.perform(event.operation, key, body, api_key=api_key, object_id=object_id)
 
     def run(self, name: str, *args: Any, **kwargs: Any) -> None:
         """Run check ``name`` if the user selected it."""
@@ -413,11 +422,7 @@ class ConformanceMachine(RuleBasedStateMachine):
                           f"our key on another merchant's {obj.type}: {action} {object_id}",
                           rejection_words(rejection, None))
         before = foreign.read(key)
-        if event is None:
-            exchange = self.perform(self.ctx.readers[obj.type], None, object_id=object_id)
-        else:
-            body = body_for(self.ctx.spec, self.ctx.contract, event, params)
-            exchange = self.perform(event.operation, None, body, object_id=object_id)
+        exchange = self.act(obj.type, None, event, params, object_id=object_id)
         step.exchange = exchange
         step.observed = f"{exchange.status} {exchange.error_code or ''}"
         after = foreign.read(key)
@@ -451,11 +456,8 @@ class ConformanceMachine(RuleBasedStateMachine):
         if replaying is not None:
             exchange = self.perform(replaying.operation_id, key, replaying.body, api_key=api_key,
                                     idempotency_key=replaying.first.headers.get("Idempotency-Key"))
-        elif event is None:
-            exchange = self.perform(self.ctx.readers[obj.type], key, api_key=api_key)
         else:
-            body = body_for(self.ctx.spec, self.ctx.contract, event, params)
-            exchange = self.perform(event.operation, key, body, api_key=api_key)
+            exchange = self.act(obj.type, key, event, params, api_key=api_key)
         step.exchange = exchange
         step.observed = f"{exchange.status} {exchange.error_code or ''}"
         expected = (rejection.status, rejection.type, rejection.code)
@@ -742,7 +744,11 @@ def _without_hypothesis_feature_flags(machine: RuleBasedStateMachine) -> None:
     """
     rules = getattr(machine, "_rules_strategy", None)
     if rules is not None and hasattr(rules, "enabled_rules_strategy"):
-        rules.enabled_rules_strategy = st.just(FeatureFlags())
+        rules.enabled_rules_strategy = _EVERY_RULE_ON
+
+
+#: Feature flags made without a test case: every rule on, and nothing drawn to say so.
+_EVERY_RULE_ON = st.just(FeatureFlags())
 
 
 def swarmed(name: str, condition: Callable[[Any], bool] | None = None) -> Callable[[Any], bool]:

@@ -56,9 +56,9 @@ class Patience:
     def waited(self, missing: Iterable[str], deliveries: list[str | None]) -> None:
         """Learn from one wait that ended with the types ``missing`` still missing;
         ``deliveries`` are the types of every delivery the receiver has had in this run."""
+        newly = set(missing) - self.lost  # each was waited for the whole timeout
         self.lost -= {str(kind) for kind in deliveries[self._seen:]}
         self._seen = len(deliveries)
-        newly = set(missing) - self.lost
-        if newly:  # each was waited for the whole timeout
+        if newly:
             self.full_waits_in_vain += 1
             self.lost |= newly
