@@ -50,7 +50,9 @@ def pytest_configure(config: pytest.Config) -> None:
                                                else random.SystemRandom().randrange(2**32))
 
 
-def pytest_configure_node(node: Any) -> None:  # pytest-xdist hook, on the controller
+# optionalhook: pytest-xdist's hook, which pytest refuses as unknown where xdist is not installed.
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:  # on the xdist controller
     node.workerinput["cxpay_seed"] = getattr(node.config, "_cxpay_seed", None)
 
 

@@ -108,6 +108,19 @@ def test_the_options_are_in_a_cxpay_group(pytester: pytest.Pytester) -> None:
                        "--cxpay-webhook-host"]
 
 
+def test_pytest_runs_where_pytest_xdist_is_missing(pytester: pytest.Pytester, in_this_checkout: None) -> None:
+    """The plugin loads on every pytest run of anyone who installs the package, xdist or not.
+
+    ``-p no:xdist`` leaves xdist's hook specifications unregistered, as in an environment
+    without it: pytest then refuses an xdist hook the plugin does not mark optional."""
+    pytester.makepyfile(test_app="def test_the_app():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:xdist", "-p", "no:cacheprovider", timeout=120)
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.OK, output
+    result.assert_outcomes(passed=1)
+    assert "PluginValidationError" not in output
+
+
 def test_without_cxpay_the_plugin_adds_nothing(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_app="def test_the_app():\n    pass\n")
     result = pytester.runpytest("-v")
