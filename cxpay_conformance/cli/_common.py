@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -61,10 +62,28 @@ SPEC_ARGUMENT_HELP = "The spec file (default: the spec/cxpay.yaml that ships wit
 
 
 def spec_option(func: Callable[..., None]) -> Callable[..., None]:
-    """The ``[SPEC]`` argument every spec-reading command takes."""
+    """The spec every spec-reading command takes: ``--spec PATH`` as ``run`` spells it, or the
+    ``[SPEC]`` argument that earlier versions took (still accepted; not both at once).
+
+    >>> @click.command()
+    ... @spec_option
+    ... def lint(spec_path: str | None) -> None: ...
+    """
+
+    @functools.wraps(func)
+    def command(*args: Any, spec_path: str | None, spec_argument: str | None, **kwargs: Any) -> None:
+        if spec_path is not None and spec_argument is not None:
+            raise click.UsageError(
+                f"the spec is given twice ({spec_argument} and --spec {spec_path}): give it once, as --spec PATH"
+            )
+        func(*args, spec_path=spec_path if spec_path is not None else spec_argument, **kwargs)
+
+    command = click.option(
+        "--spec", "spec_path", metavar="PATH", type=click.Path(dir_okay=False, path_type=str), help=SPEC_ARGUMENT_HELP
+    )(command)
     return click.argument(
-        "spec_path",
+        "spec_argument",
         metavar="[SPEC]",
         required=False,
         type=click.Path(dir_okay=False, path_type=str),
-    )(func)
+    )(command)

@@ -169,3 +169,19 @@ def test_the_commands_read_a_modified_spec(extended_spec_path: Path, tmp_path: P
     assert "`disputed`" in (out / "spec.md").read_text(encoding="utf-8")
     # The real spec's outputs are stale against the modified spec.
     assert run("diagrams", str(REAL_SPEC), "--out", str(out), "--check").exit_code == 1
+
+
+def test_diagrams_and_docs_take_the_spec_as_spec_like_run(extended_spec_path: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "")  # the text files are enough
+    out = tmp_path / "out"
+    assert run("diagrams", "--spec", str(extended_spec_path), "--out", str(out)).exit_code == 0
+    assert "disputed" in (out / "charge.dot").read_text(encoding="utf-8")
+    assert run("docs", "--spec", str(extended_spec_path), "--out", str(out / "spec.md")).exit_code == 0
+    assert "`disputed`" in (out / "spec.md").read_text(encoding="utf-8")
+    assert run("diagrams", "--spec", str(REAL_SPEC), "--out", str(out), "--check").exit_code == 1
+    for command in ("diagrams", "docs"):
+        both = run(command, str(REAL_SPEC), "--spec", str(extended_spec_path), "--out", str(tmp_path / "both"))
+        assert both.exit_code == 2, both.output
+        assert "the spec is given twice" in both.output and "Traceback" not in both.output
+        assert not (tmp_path / "both").exists()
