@@ -22,11 +22,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cxpay", action="store_true", help="Run the CX Pay conformance suite (against the "
                     "embedded reference server unless --cxpay-base-url is given).")
     group.addoption("--cxpay-base-url", metavar="URL", help="The CX Pay implementation to test.")
-    group.addoption("--cxpay-api-key", metavar="KEY", help="Secret key of the merchant to test as.")
-    group.addoption("--cxpay-second-api-key", metavar="KEY", help="Another merchant's key (tenant isolation).")
+    group.addoption("--cxpay-api-key", metavar="KEY", help="Secret key of the merchant to test as "
+                    "[env: CXPAY_API_KEY].")
+    group.addoption("--cxpay-second-api-key", metavar="KEY", help="Another merchant's key, to check tenant "
+                    "isolation [env: CXPAY_SECOND_API_KEY].")
     group.addoption("--cxpay-spec", metavar="PATH", help="The spec file (default: the packaged one).")
-    group.addoption("--cxpay-profile", default="quick", choices=("quick", "ci", "thorough"),
-                    help="How hard to try (default: quick).")
+    group.addoption("--cxpay-profile", default="ci", choices=("quick", "ci", "thorough"),
+                    help="How hard to try, as `cxpay-conformance run --profile` (default: ci).")
     group.addoption("--cxpay-max-examples", type=int, metavar="N", help="Examples in all, over every shard.")
     group.addoption("--cxpay-max-steps", type=int, metavar="N", help="Steps per example.")
     group.addoption("--cxpay-seed", type=int, metavar="N", help="Seed (default: random, shown in the report).")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from typing import Any
 
@@ -39,11 +40,12 @@ def run_shard(config: pytest.Config, shard: int, shards: int) -> SuiteResult:
     )
     try:
         if base_url:
-            key = config.getoption("--cxpay-api-key")
+            # The keys as the command line takes them: an option, or else the environment.
+            key = config.getoption("--cxpay-api-key") or os.environ.get("CXPAY_API_KEY")
             if not key:
-                raise pytest.UsageError("--cxpay-base-url needs --cxpay-api-key")
-            result = run_suite(SuiteConfig(base_url=base_url, api_key=key,
-                                           second_api_key=config.getoption("--cxpay-second-api-key"), **options))
+                raise pytest.UsageError("--cxpay-base-url needs --cxpay-api-key (or CXPAY_API_KEY)")
+            second = config.getoption("--cxpay-second-api-key") or os.environ.get("CXPAY_SECOND_API_KEY")
+            result = run_suite(SuiteConfig(base_url=base_url, api_key=key, second_api_key=second, **options))
         else:
             from cxpay_conformance.embedded import embedded_server
 

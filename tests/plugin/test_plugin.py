@@ -12,7 +12,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from tests.suite.faulty import FIRST_KEY, SECOND_KEY, Running
+from tests.suite.faulty import FIRST_KEY, SECOND_KEY, Running, serve
 
 SMALL = ("--cxpay-max-examples", "6", "--cxpay-max-steps", "15")
 
@@ -92,7 +92,33 @@ def test_an_unreachable_implementation_fails_with_what_to_check(pytester: pytest
 def test_a_base_url_needs_a_key(pytester: pytest.Pytester, in_this_checkout: None) -> None:
     result = pytester.runpytest("--cxpay-base-url", "http://127.0.0.1:9", "--cxpay-shards", "1")
     assert result.ret != pytest.ExitCode.OK
-    result.stdout.fnmatch_lines(["*--cxpay-base-url needs --cxpay-api-key*"])
+    result.stdout.fnmatch_lines(["*--cxpay-base-url needs --cxpay-api-key (or CXPAY_API_KEY)*"])
+
+
+def test_the_keys_come_from_the_environment_as_for_the_command_line(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CXPAY_API_KEY", FIRST_KEY)
+    monkeypatch.setenv("CXPAY_SECOND_API_KEY", SECOND_KEY)
+    with serve(None) as running:
+        result = pytester.runpytest("--cxpay-base-url", running.base_url, "--cxpay-shards", "1",
+                                    "--cxpay-max-examples", "2", "--cxpay-max-steps", "8", "--cxpay-seed", "3")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    report = json.loads((pytester.path / "cxpay-report" / "shard-1" / "report.json").read_text())
+    assert report["conformant"]
+    assert report["checks_run"].get("tenant_isolation", 0) > 0  # the second key was used
+
+
+def test_the_profile_defaults_to_the_command_lines(pytester: pytest.Pytester, in_this_checkout: None) -> None:
+    from cxpay_conformance.cli.run import run
+
+    default = next(p.default for p in run.params if p.name == "profile")
+    # In a child process: the plugin module this process loaded is the installed copy.
+    pytester.makeconftest("def pytest_report_header(config):\n"
+                          "    return 'profile: ' + config.getoption('--cxpay-profile')\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
+    result.stdout.fnmatch_lines([f"profile: {default}"])
+    assert default == "ci"
 
 
 def test_the_options_are_in_a_cxpay_group(pytester: pytest.Pytester) -> None:
