@@ -14,10 +14,11 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from cxpay_conformance.cli._common import EXIT_FINDINGS, EXIT_OK, reported_errors
+from cxpay_conformance.cli._progress import LogLines, RunningClock, report_console
 from cxpay_conformance.errors import UsageError
 from cxpay_conformance.suite import SuiteConfig, SuiteContext, SuiteResult, run_suite
 from cxpay_conformance.suite.checks import CHECKS
@@ -143,7 +144,7 @@ def run(
       cxpay-conformance run --base-url https://sandbox.example --api-key $KEY --junit-xml junit.xml
       cxpay-conformance run --seed 1234 --max-examples 20     # replay a reported failure
     """
-    console = Console(stderr=False)
+    console = report_console()
     if list_checks:
         for name, info in CHECKS.items():
             console.print(f"[bold]{name:<18}[/bold] {info.description}")
@@ -200,33 +201,42 @@ def _run_with_progress(config: SuiteConfig, console: Console) -> SuiteResult:
         TextColumn("{task.fields[phase]}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn(
-            "{task.fields[steps]} steps, {task.fields[requests]} requests, {task.fields[covered]} transitions covered"
-        ),
-        TimeElapsedColumn(),
+        TextColumn("{task.fields[counts]}"),
+        RunningClock(),
         console=console,
         transient=False,
         disable=not console.is_terminal,
     )
+    # Not a terminal (a CI log): no live bar, so a plain line every few seconds instead.
+    log = None if console.is_terminal else LogLines(console)
+    shortest: int | None = None  # the shortest failing story so far, while Hypothesis shrinks it
+    announced = False  # that shrinking began, in the log
+
+    def listener(ctx: SuiteContext) -> None:
+        nonlocal shortest, announced
+        machine, first = ctx.current, ctx.first_failure
+        if machine is not None and machine.failed:
+            shortest = min(shortest or len(machine.steps), len(machine.steps))
+        counts = (f"{ctx.steps} steps, {ctx.requests} requests, "
+                  f"{len(ctx.coverage.transitions)}/{len(ctx.spec.transitions)} transitions covered")
+        if first is None:
+            done, shrinking = min(ctx.examples, config.examples), ""
+        else:
+            # Past the first failure, Hypothesis replays variants of it to shrink the story:
+            # the examples explored stay where the failure came.
+            done = first.examples
+            shrinking = (f"shrinking the failure of example {first.examples} "
+                         f"({max(0, ctx.examples - first.examples)} replays, shortest story "
+                         f"{shortest or '?'} steps)")
+        progress.update(task, completed=done, counts=counts,
+                        phase=f"[bold red]{shrinking}[/]" if shrinking else "[bold]examples")
+        if log is not None:
+            began_shrinking, announced = bool(shrinking) and not announced, announced or bool(shrinking)
+            log.tick(lambda: f"progress: {shrinking + '; ' if shrinking else ''}{done}/{config.examples} "
+                             f"examples, {counts}, {log.elapsed}", now=began_shrinking)
+
     with progress:
-        task = progress.add_task("run", total=config.examples, steps=0, requests=0, covered="0",
-                                 phase="[bold]examples")
-        spec_transitions: list[int] = []
-
-        def listener(ctx: SuiteContext) -> None:
-            if not spec_transitions:
-                spec_transitions.append(len(ctx.spec.transitions))
-            first = ctx.first_failure
-            progress.update(
-                task,
-                # Past the first failure, Hypothesis replays variants of it to shrink the story.
-                phase=f"[bold red]shrinking[/] the failure of example {first.examples}" if first else "[bold]examples",
-                completed=min(ctx.examples, config.examples),
-                steps=ctx.steps,
-                requests=ctx.requests,
-                covered=f"{len(ctx.coverage.transitions)}/{spec_transitions[0]}",
-            )
-
+        task = progress.add_task("run", total=config.examples, counts="", phase="[bold]examples")
         return run_suite(config, listener=listener)
 
 

@@ -9,6 +9,7 @@ missed or a false positive, 2 usage error.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -16,10 +17,11 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from cxpay_conformance.cli._common import EXIT_FINDINGS, EXIT_OK, reported_errors
+from cxpay_conformance.cli._progress import LogLines, RunningClock, heartbeat, report_console
 from cxpay_conformance.selftest import (
     CLEAN,
     NEEDS_PROFILE,
@@ -62,9 +64,7 @@ def selftest(profile: str, faults: tuple[str, ...], seed: int | None, time_budge
       cxpay-conformance selftest --fault session_not_completed --seed 1
       cxpay-conformance selftest --profile thorough --json selftest.json
     """
-    console = Console()
-    if not console.is_terminal:  # a log or a file: room for the whole table, not 80 columns
-        console = Console(width=160)
+    console = report_console()
     with reported_errors():
         chosen, blind_spots = chosen_faults(faults)
         options = SelftestOptions(
@@ -95,16 +95,27 @@ def selftest(profile: str, faults: tuple[str, ...], seed: int | None, time_budge
 def _run_with_progress(options: SelftestOptions, runs: int, console: Console) -> SelftestResult:
     progress = Progress(
         TextColumn("[bold]faults"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[last]}"),
-        TimeElapsedColumn(), console=console, transient=False, disable=not console.is_terminal,
+        RunningClock(), console=console, transient=False, disable=not console.is_terminal,
     )
-    with progress:
+    # Not a terminal (a CI log): a line for each run as it ends, and one every few seconds
+    # from a thread in between, since one run can last minutes.
+    log, done = LogLines(console), list[str]()
+
+    def line() -> str:
+        last = f" (last: {done[-1]})" if done else ""
+        return f"progress: {len(done)}/{runs} runs done{last}, {log.elapsed}"
+
+    with progress, contextlib.nullcontext() if console.is_terminal else heartbeat(log, line):
         task = progress.add_task("selftest", total=runs, last="")
 
         def on_outcome(outcome: FaultOutcome) -> None:
             verdict = "caught" if outcome.caught else "missed"
             if outcome.fault == CLEAN:
                 verdict = "false alarm" if outcome.caught or outcome.error else "conformant"
-            progress.update(task, advance=1, last=f"{outcome.fault}: {verdict}")
+            done.append(f"{outcome.fault}: {verdict}")
+            progress.update(task, advance=1, last=done[-1])
+            if not console.is_terminal:
+                log.tick(line, now=True)
 
         return run_selftest(options, on_outcome=on_outcome)
 
