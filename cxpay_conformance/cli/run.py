@@ -105,7 +105,13 @@ def _names(value: str | None) -> tuple[str, ...]:
     metavar="PATH",
     help="Write a JUnit XML report (one test case per check).",
 )
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), metavar="PATH", help="Write the result as JSON.")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    metavar="PATH",
+    help="Write the result as JSON; - prints it on stdout (and the rest on stderr).",
+)
 @click.option(
     "--report-dir",
     default="cxpay-report",
@@ -144,7 +150,7 @@ def run(
       cxpay-conformance run --base-url https://sandbox.example --api-key $KEY --junit-xml junit.xml
       cxpay-conformance run --seed 1234 --max-examples 20     # replay a reported failure
     """
-    console = report_console()
+    console = report_console(stderr=json_path == "-")  # stdout carries the JSON alone
     if list_checks:
         for name, info in CHECKS.items():
             console.print(f"[bold]{name:<18}[/bold] {info.description}")
@@ -255,7 +261,11 @@ def _finish(
 
         from cxpay_conformance.suite.report import as_json
 
-        Path(json_path).write_text(json.dumps(as_json(result), indent=2) + "\n", encoding="utf-8")
+        text = json.dumps(as_json(result), indent=2) + "\n"
+        if json_path == "-":
+            click.echo(text, nl=False)
+        else:
+            Path(json_path).write_text(text, encoding="utf-8")
     if junit_path:
         Path(junit_path).write_text(junit_xml(result), encoding="utf-8")
     table = Table(title="Coverage of the spec", show_lines=False)
