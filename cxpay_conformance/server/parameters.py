@@ -30,6 +30,9 @@ from cxpay_conformance.server.validation import (
 MAX_AMOUNT = 99_999_999
 DEFAULT_EXPIRES_IN = 86_400
 MIN_EXPIRES_IN = 1_800
+#: The longest single advance of a test clock: ten 365-day years (spec/cxpay.yaml decides it,
+#: so that every time stays an integer any client and database can hold).
+MAX_ADVANCE_SECONDS = 315_360_000
 
 
 def no_parameters(body: JsonObject | None) -> None:
@@ -104,7 +107,7 @@ class AdvanceClockParams:
     @classmethod
     def parse(cls, body: JsonObject | None) -> AdvanceClockParams:
         body = expect_fields(body, required=("seconds",))
-        return cls(integer(body, "seconds", minimum=1))
+        return cls(integer(body, "seconds", minimum=1, maximum=MAX_ADVANCE_SECONDS))
 
 
 @dataclass(frozen=True, slots=True)

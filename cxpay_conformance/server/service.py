@@ -24,6 +24,7 @@ from cxpay_conformance.server.clock import first_seen_time
 from cxpay_conformance.server.config import ServerConfig
 from cxpay_conformance.server.faults import injected
 from cxpay_conformance.server.idempotency import Answer, Claim, InFlightKeys
+from cxpay_conformance.server.json_codec import encode
 from cxpay_conformance.server.store import Store, UnitOfWork
 from cxpay_conformance.server.transaction import Transaction
 
@@ -114,6 +115,9 @@ class Sandbox:
                     raise
                 tx = Transaction(self.store, merchant, now, self._wall_clock(), self.config.faults)
                 answer = Answer(error.status, error.body())
+            # An answer that cannot be written must not leave its change behind (the store
+            # would keep a change its client never heard of): encode it before committing.
+            encode(answer.body)
             if claim is not None:
                 tx.work.idempotency.append(claim.record(answer, now))
             if not locked:
