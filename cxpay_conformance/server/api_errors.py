@@ -59,8 +59,8 @@ class ApiError(Exception):
 # --- 400 -----------------------------------------------------------------------------------
 
 
-def body_invalid(message: str) -> ApiError:
-    return ApiError(400, INVALID_REQUEST, "body_invalid", message)
+def body_invalid(message: str, headers: Mapping[str, str] | None = None) -> ApiError:
+    return ApiError(400, INVALID_REQUEST, "body_invalid", message, headers=headers)
 
 
 def parameter_missing(param: str, hint: str = "") -> ApiError:

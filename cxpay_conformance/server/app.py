@@ -29,6 +29,7 @@ from cxpay_conformance.server.dispatcher import WebhookDispatcher
 from cxpay_conformance.server.faults import injected
 from cxpay_conformance.server.hosted_page import hosted_page
 from cxpay_conformance.server.http_io import (
+    ClientGone,
     JsonResponse,
     answer_response,
     error_response,
@@ -58,6 +59,9 @@ from cxpay_conformance.server.validation import JsonObject, parse_json_object
 _log = logging.getLogger("cxpay_conformance.server")
 
 P = TypeVar("P")
+
+#: What the request log shows for a client that hung up before the answer (never sent).
+CLIENT_CLOSED_REQUEST = 499
 
 
 def open_store(config: ServerConfig) -> Store:
@@ -96,7 +100,7 @@ class Api:
         merchant = await self._merchant(request)
         key_header = request.headers.get("idempotency-key")
         key = None if key_header is None else check_key(key_header)
-        raw = await read_body(request, self.config.body_limit)
+        raw = await read_body(request, self.config.body_limit, self.config.body_timeout)
         claim: Claim | None = None
         if key is not None:
             claimed = self.sandbox.claim(merchant, key, fingerprint("POST", request.url.path, raw))
@@ -252,6 +256,12 @@ class Api:
             answer = api_errors.route_missing(request.method, request.url.path)
         return error_response(answer)
 
+    async def on_client_gone(self, request: Request, exc: Exception) -> Response:
+        """A client that hung up mid-body: a line in the log, not a server error. The answer
+        reaches nobody; 499 is the status proxies log for it (nginx's "client closed")."""
+        _log.info("client hung up before sending the body of %s %s", request.method, request.url.path)
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+
     async def on_unexpected(self, request: Request, exc: Exception) -> Response:
         _log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         return error_response(api_errors.internal_error())
@@ -292,6 +302,7 @@ def create_app(config: ServerConfig | None = None, store: Store | None = None) -
         lifespan=lifespan,
         exception_handlers={
             ApiError: api.on_api_error,
+            ClientGone: api.on_client_gone,
             HTTPException: api.on_routing_error,
             Exception: api.on_unexpected,
         },

@@ -34,6 +34,9 @@ DEFAULT_API_KEYS: Mapping[str, str] = MappingProxyType(
 KNOWN_FAULTS: frozenset[str] = frozenset(FAULTS)
 
 DEFAULT_BODY_LIMIT = 64 * 1024
+#: Seconds a client has to send a whole request body once the headers arrived: 64 KiB in 30 s
+#: is slower than any real link, and a client that stalls does not hold a request open forever.
+DEFAULT_BODY_TIMEOUT = 30.0
 
 _API_KEY_SHAPE = re.compile(r"[A-Za-z0-9_\-.]{8,255}")
 
@@ -108,7 +111,8 @@ class ServerConfig:
 
     ``api_keys`` maps each secret key to the merchant that owns it; ``db_path`` is a SQLite file
     that keeps state across restarts (``None``: memory only); ``body_limit`` is the largest
-    request body accepted, in bytes; ``faults`` names injected bugs (see :data:`KNOWN_FAULTS`);
+    request body accepted, in bytes, and ``body_timeout`` the seconds a client has to send it;
+    ``faults`` names injected bugs (see :data:`KNOWN_FAULTS`);
     ``log_requests`` logs one line per request on the ``cxpay_conformance.server`` logger.
     """
 
@@ -116,6 +120,7 @@ class ServerConfig:
     db_path: str | None = None
     webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
     body_limit: int = DEFAULT_BODY_LIMIT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
     faults: frozenset[str] = frozenset()
     log_requests: bool = False
 
@@ -126,6 +131,8 @@ class ServerConfig:
             check_api_key(key)
         if self.body_limit < 1024:
             raise ValueError("body_limit must be at least 1024 bytes")
+        if self.body_timeout <= 0:
+            raise ValueError("body_timeout must be positive")
         unknown = self.faults - KNOWN_FAULTS
         if unknown:
             raise ValueError(unknown_faults_message(unknown))

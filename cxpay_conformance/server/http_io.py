@@ -3,18 +3,19 @@ size limit), and JSON answers.
 
 Bodies larger than the limit are refused with 400 ``body_invalid`` (not 413), so that every
 error the API gives is one of the contract's; the body is read in chunks and reading stops at
-the limit. Answers are JSON in ASCII, so any string a client sent (even a lone surrogate) can
-be echoed back.
+the limit, or when the body has not all arrived in time. A client that hangs up mid-body is
+no server error. Answers are JSON in ASCII, so any string a client sent (even a lone
+surrogate) can be echoed back.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from cxpay_conformance.server import api_errors
@@ -22,6 +23,7 @@ from cxpay_conformance.server.api_errors import ApiError
 from cxpay_conformance.server.config import ServerConfig
 from cxpay_conformance.server.faults import injected
 from cxpay_conformance.server.idempotency import Answer
+from cxpay_conformance.server.json_codec import encode
 
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
@@ -30,7 +32,7 @@ class JsonResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
+        return encode(content)
 
 
 def answer_response(answer: Answer, *, replayed: bool = False) -> Response:
@@ -67,18 +69,35 @@ def merchant_of_headers(headers: Mapping[str, str], config: ServerConfig) -> str
     return merchant
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, or a 400 as soon as it is known to exceed ``limit`` bytes."""
+class ClientGone(Exception):
+    """The client closed the connection before sending its whole body: nobody is left to
+    answer, and nothing went wrong in the server."""
+
+
+async def read_body(request: Request, limit: int, timeout: float) -> bytes:
+    """The whole body, or a 400 as soon as it is known to exceed ``limit`` bytes or when it has
+    not all arrived within ``timeout`` seconds. Raises :class:`ClientGone` when the client
+    disconnects first."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise api_errors.body_invalid(
+            f"The body did not arrive within {timeout:g} seconds ({size} bytes came); send the "
+            "whole body at once.",
+            headers={"Connection": "close"},  # the rest of it must not be read as a request
+        ) from None
+    except ClientDisconnect:
+        raise ClientGone from None
     return b"".join(chunks)
 
 
