@@ -30,6 +30,9 @@ from cxpay_conformance.server.webhook_endpoints import Delivery, DeliveryState
 _log = logging.getLogger("cxpay_conformance.server.webhooks")
 
 MAX_CONCURRENT_ATTEMPTS = 32
+#: How long :meth:`WebhookDispatcher.stop` waits for its cancelled tasks before it gives up on
+#: them, so that a shutdown ends in bounded time whatever a task does.
+STOP_TIMEOUT = 5.0
 USER_AGENT = "CXPay-Sandbox/1.0 (+webhooks)"
 
 
@@ -52,6 +55,7 @@ class WebhookDispatcher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._attempts: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
 
     def wake(self) -> None:
         self._wake.set()
@@ -59,33 +63,48 @@ class WebhookDispatcher:
     def start(self) -> None:
         """Start working in the background, on the running event loop."""
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="cxpay-webhook-dispatcher")
 
     async def stop(self) -> None:
-        """Stop at once; attempts cut short stay pending and are sent after restart."""
+        """Stop at once; attempts cut short stay pending and are sent after restart.
+
+        The flag, not only the cancel, ends the loop: on Python 3.11 a cancel that arrives
+        as a finishing attempt wakes the loop can be swallowed by ``asyncio.wait_for``, and
+        the loop then ran on while this method waited for it.
+        """
+        self._stopping = True
+        self._wake.set()
         tasks = [*self._attempts.values(), *([self._task] if self._task else [])]
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if tasks:
+            done, stuck = await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    _log.error("webhook task %s failed", task.get_name(), exc_info=task.exception())
+            for task in stuck:
+                _log.warning("webhook task %s did not stop within %gs", task.get_name(), STOP_TIMEOUT)
         self._task = None
 
     async def _run(self) -> None:
         timeout = httpx.Timeout(self._policy.timeout)
         async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
-            while True:
+            while not self._stopping:
                 self._wake.clear()
                 next_due = self._start_due_attempts(client)
                 wait = None if next_due is None else max(next_due - self._wall_clock(), 0.0)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
+                    async with asyncio.timeout(wait):
+                        await self._wake.wait()
 
     def _start_due_attempts(self, client: httpx.AsyncClient) -> float | None:
         """Start every due delivery not already being sent; answer when the next one is due
         (None: nothing is waiting, sleep until woken)."""
         now = self._wall_clock()
         next_due: float | None = None
+        if self._stopping:
+            return None
         for delivery in self._store.pending_deliveries():
             if delivery.id in self._attempts:
                 continue
@@ -149,7 +168,19 @@ class WebhookDispatcher:
             return replace(
                 delivery, attempts=attempts, state=DeliveryState.GAVE_UP, last_error=error
             )
-        retry_at = self._wall_clock() + self._policy.delay_after(attempts)
+        delay = self._policy.delay_after(attempts)
+        retry_at = self._wall_clock() + delay
+        _log.info(
+            "webhook %s of event %s to %s failed (attempt %d of %d): %s; next try in %gs at %s",
+            delivery.id,
+            event.id,
+            endpoint.url,
+            attempts,
+            self._policy.max_attempts,
+            error,
+            delay,
+            time.strftime("%H:%M:%S", time.localtime(retry_at)),
+        )
         return replace(delivery, attempts=attempts, next_attempt_at=retry_at, last_error=error)
 
     def _signature(self, secret: str, body: bytes) -> str:

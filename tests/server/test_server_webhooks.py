@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -123,7 +124,8 @@ def test_events_go_to_each_endpoint_registered_when_they_happen() -> None:
         assert dropped.accepted_ids() == first_two
 
 
-def test_a_delivery_gives_up_after_the_last_attempt() -> None:
+def test_a_delivery_gives_up_after_the_last_attempt(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="cxpay_conformance.server.webhooks")
     key = fresh_key()
     policy = WebhookPolicy(max_attempts=3, base_delay=0.02, max_delay=0.05, timeout=1.0)
     config = ServerConfig(api_keys={key: "acct_hooks"}, webhooks=policy)
@@ -142,6 +144,15 @@ def test_a_delivery_gives_up_after_the_last_attempt() -> None:
         for attempt in receiver.snapshot():
             counts[attempt.event["id"]] += 1
         assert sorted(counts.values()) == [3, 3]
+    # Each failed attempt is logged (endpoint, event, attempt, reason, next try), then the end.
+    for event_id in counts:
+        lines = [r for r in caplog.records if event_id in r.getMessage()]
+        assert [r.levelno for r in lines] == [logging.INFO, logging.INFO, logging.WARNING]
+        for number, record in enumerate(lines[:2], start=1):
+            message = record.getMessage()
+            assert receiver.url in message and f"attempt {number} of 3" in message
+            assert "HTTP 500" in message and "next try in" in message
+        assert "gave up after 3 attempts" in lines[2].getMessage()
 
 
 def test_backoff_doubles_up_to_the_maximum() -> None:
