@@ -32,9 +32,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def in_this_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Child pytest processes import the plugin and the package from this checkout: the
-    installed _cxpay_pytestplugin.py is a copy (hatchling force-includes it), which an editable
-    install does not keep in step with the working tree."""
+    """Child pytest processes import the plugin and the package from this checkout, whatever
+    else is installed, and see none of the keys of the environment the tests run in."""
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     for name in ("CXPAY_API_KEY", "CXPAY_SECOND_API_KEY"):
         monkeypatch.delenv(name, raising=False)

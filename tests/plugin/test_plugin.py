@@ -5,13 +5,18 @@ the story; without --cxpay it adds nothing."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import socket
+import subprocess
+import sys
+from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 
+from tests.plugin.conftest import ROOT
 from tests.suite.faulty import FIRST_KEY, SECOND_KEY, Running, serve
 
 SMALL = ("--cxpay-max-examples", "6", "--cxpay-max-steps", "15")
@@ -145,6 +150,25 @@ def test_pytest_runs_where_pytest_xdist_is_missing(pytester: pytest.Pytester, in
     assert result.ret == pytest.ExitCode.OK, output
     result.assert_outcomes(passed=1)
     assert "PluginValidationError" not in output
+
+
+def test_an_editable_install_loads_the_plugin_from_the_checkout(tmp_path: Path) -> None:
+    """pytest loads the plugin module pytest11 names; an editable install must find the
+    checkout's file, not a copy in site-packages that stays as it was at install time.
+
+    Asked in a fresh interpreter outside the checkout, so that neither the current directory
+    nor PYTHONPATH puts the checkout first."""
+    where = "import importlib.util as u; print(u.find_spec('{}').origin)"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+    def origin(module: str) -> Path:
+        found = subprocess.run([sys.executable, "-c", where.format(module)], cwd=tmp_path, env=env,
+                               capture_output=True, text=True, check=True)
+        return Path(found.stdout.strip()).resolve()
+
+    if origin("cxpay_conformance") != ROOT / "cxpay_conformance" / "__init__.py":
+        pytest.skip("the package is not installed from this checkout in editable mode")
+    assert origin("_cxpay_pytestplugin") == ROOT / "_cxpay_pytestplugin.py"
 
 
 def test_without_cxpay_the_plugin_adds_nothing(pytester: pytest.Pytester) -> None:
