@@ -18,7 +18,9 @@ _LISTENING = re.compile(r"listening on (http://\S+)")
 class SandboxProcess:
     """``serve`` in a child process; ``base_url`` once it listens."""
 
-    def __init__(self, *options: str) -> None:
+    def __init__(self, *options: str, log: Path | None = None) -> None:
+        """``log``: a file for the sandbox's stderr instead of a pipe, for a sandbox that logs
+        more than a pipe holds (a full pipe blocks the sandbox at its next log line)."""
         command = [
             sys.executable,
             "-c",
@@ -29,9 +31,18 @@ class SandboxProcess:
             *options,
         ]
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+        self.log = log
+        log_file = None if log is None else log.open("w")
         self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE if log_file is None else log_file,
+            text=True,
+            env=env,
+            cwd=ROOT,
         )
+        if log_file is not None:
+            log_file.close()  # the child has its own copy
         self.banner: list[str] = []
         self.base_url = self._wait_for_banner()
 
@@ -63,5 +74,7 @@ class SandboxProcess:
     def stderr(self) -> str:
         if self.process.poll() is None:
             return ""
+        if self.log is not None:
+            return self.log.read_text()
         assert self.process.stderr is not None
         return self.process.stderr.read()

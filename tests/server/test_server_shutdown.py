@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -62,7 +63,8 @@ def refusing_port() -> Iterator[int]:
         yield bound.getsockname()[1]
 
 
-def _start_with_retries_in_flight(port: int) -> SandboxProcess:
+def _start_with_retries_in_flight(port: int, log: Path) -> SandboxProcess:
+    # The log goes to a file: a line per failed attempt soon fills a pipe nobody reads.
     sandbox = SandboxProcess(
         "--quiet",
         "--webhook-max-attempts",
@@ -71,6 +73,7 @@ def _start_with_retries_in_flight(port: int) -> SandboxProcess:
         "0.001",
         "--webhook-max-delay",
         "0.005",
+        log=log,
     )
     headers = {"Authorization": f"Bearer {KEY}"}
     with httpx.Client(base_url=sandbox.base_url, headers=headers, timeout=30) as client:
@@ -88,10 +91,10 @@ def _start_with_retries_in_flight(port: int) -> SandboxProcess:
     return sandbox
 
 
-def test_sigterm_stops_the_sandbox_while_webhooks_are_retried(refusing_port: int) -> None:
+def test_sigterm_stops_the_sandbox_while_webhooks_are_retried(refusing_port: int, tmp_path: Path) -> None:
     hung = []
     for trial in range(TRIALS):
-        sandbox = _start_with_retries_in_flight(refusing_port)
+        sandbox = _start_with_retries_in_flight(refusing_port, tmp_path / f"trial-{trial}.log")
         time.sleep(0.05 * (trial % 4))  # vary the moment: the race depends on it
         sandbox.process.send_signal(signal.SIGTERM)
         try:
