@@ -24,7 +24,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from cxpay_conformance.server import ServerConfig, create_app
+from cxpay_conformance.server import ServerConfig, WebhookPolicy, create_app
 from tests.server.openapi_responses import OPENAPI_PATH, openapi
 from tests.server.sandbox_client import InProcessApp, Merchant
 
@@ -35,9 +35,15 @@ CHECKS = [
     response_schema_conformance,
     content_type_conformance,
 ]
+#: Webhooks to loopback only: the fuzzer registers endpoints at any host the schema allows,
+#: and the sandbox must not try to resolve or reach them (private addresses included).
+CONFIG = ServerConfig(
+    api_keys={KEY: "acct_fuzzing"},
+    webhooks=WebhookPolicy(allowed_hosts=("127.0.0.0/8", "::1/128", "localhost")),
+)
 QUIET = settings(deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
-app = create_app(ServerConfig(api_keys={KEY: "acct_fuzzing"}))
+app = create_app(CONFIG)
 schema = schemathesis.openapi.from_path(OPENAPI_PATH)
 schema.app = app
 schema.config.update(headers={"Authorization": f"Bearer {KEY}"})
@@ -106,7 +112,7 @@ bodies = st.one_of(
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[InProcessApp]:
-    with InProcessApp(create_app(ServerConfig(api_keys={KEY: "acct_fuzzing"}))) as running:
+    with InProcessApp(create_app(CONFIG)) as running:
         yield running
 
 
