@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cxpay_conformance.model import ObjectMachines, Outcome
@@ -146,7 +146,8 @@ def test_every_new_state_is_reached(refund_spec: Spec) -> None:
     assert reached == {(o.name, s) for o in refund_spec.objects.values() for s in o.states}
 
 
-@settings(max_examples=150, deadline=None)
+# Generating a walk takes longer on a loaded machine: no health check on the speed of it.
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_invariants_hold_on_random_walks_with_refunds(
     refund_spec: Spec, data: st.DataObject
