@@ -21,6 +21,7 @@ from cxpay_conformance.server import ServerConfig, StoreError, WebhookPolicy, op
 from cxpay_conformance.server.config import DEFAULT_API_KEYS, merchant_id_for_key
 from cxpay_conformance.server.faults import FAULTS
 from cxpay_conformance.server.runner import base_url_of, bind_socket, uvicorn_server
+from cxpay_conformance.server.webhook_hosts import DEFAULT_WEBHOOK_HOSTS
 
 _SECONDS = click.FloatRange(min=0, min_open=True)
 
@@ -77,6 +78,22 @@ _SECONDS = click.FloatRange(min=0, min_open=True)
     show_default=True,
     help="Seconds a webhook endpoint has to answer a delivery.",
 )
+@click.option(
+    "--webhook-allow-host",
+    "webhook_hosts",
+    multiple=True,
+    metavar="PATTERN",
+    help="Also deliver webhooks to this host: a name, a glob such as *.shop.example, or an IP "
+    "network such as 203.0.113.0/24; repeat for more. Default: loopback and private "
+    "addresses and localhost only. Names are matched as written, never resolved.",
+)
+@click.option(
+    "--public-url",
+    metavar="URL",
+    default=None,
+    help="Where clients reach this sandbox (behind a proxy, or on another machine), for the "
+    "checkout sessions' hosted page url. Default: the address the request reached.",
+)
 @click.option("--quiet", is_flag=True, help="Do not log a line per request.")
 @click.option(
     "--fault",
@@ -99,6 +116,8 @@ def serve(
     webhook_base_delay: float,
     webhook_max_delay: float,
     webhook_timeout: float,
+    webhook_hosts: tuple[str, ...],
+    public_url: str | None,
     quiet: bool,
     faults: tuple[str, ...],
     list_faults: bool,
@@ -111,6 +130,8 @@ def serve(
       cxpay-conformance serve
       cxpay-conformance serve --port 9000 --db sandbox.sqlite3
       cxpay-conformance serve --api-key sk_test_shop_one --api-key sk_test_shop_two
+      cxpay-conformance serve --host 0.0.0.0 --public-url http://192.168.1.20:8000 \\
+          --webhook-allow-host '*.shop.example'
       cxpay-conformance serve --fault session_not_completed   # a deliberately broken sandbox
     """
     if list_faults:
@@ -128,7 +149,9 @@ def serve(
                 base_delay=webhook_base_delay,
                 max_delay=webhook_max_delay,
                 timeout=webhook_timeout,
+                allowed_hosts=(*DEFAULT_WEBHOOK_HOSTS, *webhook_hosts),
             ),
+            public_url=public_url,
             log_requests=not quiet,
             faults=frozenset(faults),
         )
@@ -179,6 +202,13 @@ def _print_banner(base_url: str, config: ServerConfig) -> None:
         f"webhooks: up to {policy.max_attempts} tries, retry after {policy.base_delay:g}s "
         f"doubling to at most {policy.max_delay:g}s, {policy.timeout:g}s timeout"
     )
+    extra = policy.allowed_hosts[len(DEFAULT_WEBHOOK_HOSTS) :]
+    click.echo(
+        "webhooks go to: loopback and private addresses, localhost"
+        + "".join(f", {pattern}" for pattern in extra)
+    )
+    if config.public_url:
+        click.echo(f"hosted pages at: {config.public_url}/pay/...")
     if config.faults:
         click.secho(
             "INJECTED FAULTS (this sandbox is deliberately broken): "

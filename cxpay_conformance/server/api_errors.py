@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 INVALID_REQUEST = "invalid_request_error"
 IDEMPOTENCY = "idempotency_error"
@@ -63,6 +64,20 @@ def body_invalid(message: str, headers: Mapping[str, str] | None = None) -> ApiE
     return ApiError(400, INVALID_REQUEST, "body_invalid", message, headers=headers)
 
 
+def webhook_host_not_allowed(url: str) -> ApiError:
+    host = urlsplit(url).hostname or url
+    return ApiError(
+        400,
+        INVALID_REQUEST,
+        "parameter_invalid",
+        f"This sandbox does not deliver webhooks to {host!r}: by default only to loopback and "
+        "private addresses and localhost, so that it cannot be made to send requests anywhere. "
+        f"Whoever runs it can allow the host with: cxpay-conformance serve --webhook-allow-host "
+        f"{host}",
+        "url",
+    )
+
+
 def parameter_missing(param: str, hint: str = "") -> ApiError:
     message = f"Missing required parameter '{param}'."
     return ApiError(400, INVALID_REQUEST, "parameter_missing", f"{message} {hint}".strip(), param)
@@ -111,6 +126,17 @@ def api_key_invalid(api_key: str) -> ApiError:
         "api_key_invalid",
         f"No merchant owns {shown}; check the key your integration sends "
         "(the sandbox prints its keys when it starts).",
+        headers=_CHALLENGE,
+    )
+
+
+def api_key_ambiguous(count: int) -> ApiError:
+    return ApiError(
+        401,
+        AUTHENTICATION,
+        "api_key_invalid",
+        f"The request carries {count} Authorization headers; send exactly one, "
+        "'Authorization: Bearer <key>', so that it is clear which merchant is calling.",
         headers=_CHALLENGE,
     )
 

@@ -55,6 +55,7 @@ from cxpay_conformance.server.sqlite_store import SQLiteStore
 from cxpay_conformance.server.store import Store
 from cxpay_conformance.server.transaction import Transaction
 from cxpay_conformance.server.validation import JsonObject, parse_json_object
+from cxpay_conformance.server.webhook_hosts import host_allowed
 
 _log = logging.getLogger("cxpay_conformance.server")
 
@@ -125,7 +126,7 @@ class Api:
     # --- merchant API ----------------------------------------------------------------------
 
     async def create_session(self, request: Request) -> Response:
-        base = page_base(request)
+        base = page_base(request, self.config.public_url)
         return await self._write(
             request, CreateSessionParams.parse, lambda tx, p: actions.create_session(tx, p, base)
         )
@@ -160,7 +161,14 @@ class Api:
         return await self._read(request, answer)
 
     async def create_endpoint(self, request: Request) -> Response:
-        return await self._write(request, CreateEndpointParams.parse, actions.create_endpoint)
+        return await self._write(request, self._allowed_endpoint, actions.create_endpoint)
+
+    def _allowed_endpoint(self, body: JsonObject | None) -> CreateEndpointParams:
+        """The endpoint's parameters, on a host this sandbox may deliver to, or a 400."""
+        params = CreateEndpointParams.parse(body)
+        if not host_allowed(params.url, self.config.webhooks.allowed_hosts):
+            raise api_errors.webhook_host_not_allowed(params.url)
+        return params
 
     async def delete_endpoint(self, request: Request) -> Response:
         merchant = await self._merchant(request)  # no 400 documented: query and body ignored

@@ -15,8 +15,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from urllib.parse import urlsplit
 
 from cxpay_conformance.server.faults import FAULTS
+from cxpay_conformance.server.webhook_hosts import DEFAULT_WEBHOOK_HOSTS, check_host_pattern
 
 #: The two merchants every sandbox knows unless told otherwise, so that tenant isolation can be
 #: tried at once. The keys are printed at start and written in docs/sandbox.md: they are test
@@ -45,7 +47,9 @@ _API_KEY_SHAPE = re.compile(r"[A-Za-z0-9_\-.]{8,255}")
 class WebhookPolicy:
     """How deliveries are retried: at most ``max_attempts`` tries, waiting ``base_delay`` seconds
     after the first failure and twice as long after each further one, never more than
-    ``max_delay``; each try gives the receiver ``timeout`` seconds to answer.
+    ``max_delay``; each try gives the receiver ``timeout`` seconds to answer. Endpoints may
+    only be on the hosts ``allowed_hosts`` match (:mod:`.webhook_hosts`; by default loopback
+    and private addresses and ``localhost``).
 
     >>> WebhookPolicy(base_delay=1.0, max_delay=5.0).delay_after(3)
     4.0
@@ -55,8 +59,11 @@ class WebhookPolicy:
     base_delay: float = 1.0
     max_delay: float = 60.0
     timeout: float = 10.0
+    allowed_hosts: tuple[str, ...] = DEFAULT_WEBHOOK_HOSTS
 
     def __post_init__(self) -> None:
+        for pattern in self.allowed_hosts:
+            check_host_pattern(pattern)
         if self.max_attempts < 1:
             raise ValueError("webhook max_attempts must be at least 1")
         if self.base_delay <= 0 or self.max_delay < self.base_delay:
@@ -101,6 +108,20 @@ def check_api_key(api_key: str) -> None:
         )
 
 
+def check_public_url(url: str) -> None:
+    """Raise ValueError unless ``url`` can prefix the hosted pages' addresses."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a port out of range
+    except ValueError as exc:
+        raise ValueError(f"public URL {url!r} cannot be parsed: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(
+            f"public URL {url!r} must be an http or https URL with a host and no query, such as "
+            "https://sandbox.shop.example or http://192.168.1.20:8000"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
     """Everything a sandbox is started with.
@@ -112,6 +133,8 @@ class ServerConfig:
     ``api_keys`` maps each secret key to the merchant that owns it; ``db_path`` is a SQLite file
     that keeps state across restarts (``None``: memory only); ``body_limit`` is the largest
     request body accepted, in bytes, and ``body_timeout`` the seconds a client has to send it;
+    ``public_url`` is where clients reach the sandbox, for the sessions' hosted pages (``None``:
+    the address each request reached);
     ``faults`` names injected bugs (see :data:`KNOWN_FAULTS`);
     ``log_requests`` logs one line per request on the ``cxpay_conformance.server`` logger.
     """
@@ -121,6 +144,7 @@ class ServerConfig:
     webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
     body_limit: int = DEFAULT_BODY_LIMIT
     body_timeout: float = DEFAULT_BODY_TIMEOUT
+    public_url: str | None = None
     faults: frozenset[str] = frozenset()
     log_requests: bool = False
 
@@ -133,6 +157,9 @@ class ServerConfig:
             raise ValueError("body_limit must be at least 1024 bytes")
         if self.body_timeout <= 0:
             raise ValueError("body_timeout must be positive")
+        if self.public_url is not None:
+            check_public_url(self.public_url)
+            object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
         unknown = self.faults - KNOWN_FAULTS
         if unknown:
             raise ValueError(unknown_faults_message(unknown))

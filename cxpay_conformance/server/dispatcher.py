@@ -26,6 +26,7 @@ from cxpay_conformance.server.faults import NO_FAULTS, injected
 from cxpay_conformance.server.signatures import HEADER, signature_header
 from cxpay_conformance.server.store import Store, UnitOfWork
 from cxpay_conformance.server.webhook_endpoints import Delivery, DeliveryState
+from cxpay_conformance.server.webhook_hosts import host_allowed
 
 _log = logging.getLogger("cxpay_conformance.server.webhooks")
 
@@ -132,6 +133,13 @@ class WebhookDispatcher:
         event = self._store.event(delivery.event_id)
         if endpoint is None or endpoint.deleted or event is None:
             return replace(delivery, state=DeliveryState.DROPPED)
+        if not host_allowed(endpoint.url, self._policy.allowed_hosts):
+            # Registered under other options (a --db from another start): never sent.
+            refused = "its host is not allowed (serve --webhook-allow-host)"
+            _log.warning(
+                "webhook %s of event %s to %s not sent: %s", delivery.id, event.id, endpoint.url, refused
+            )
+            return replace(delivery, state=DeliveryState.GAVE_UP, last_error=refused)
         payload = event.to_api()
         if delivery.attempts and injected(self._faults, "redelivery_new_event_id"):
             payload["id"] = ids.new_id(ids.EVENT)

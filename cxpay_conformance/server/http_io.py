@@ -11,7 +11,6 @@ surrogate) can be echoed back.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,8 +23,6 @@ from cxpay_conformance.server.config import ServerConfig
 from cxpay_conformance.server.faults import injected
 from cxpay_conformance.server.idempotency import Answer
 from cxpay_conformance.server.json_codec import encode
-
-_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
 class JsonResponse(Response):
@@ -45,7 +42,11 @@ def error_response(error: ApiError) -> Response:
 
 
 def merchant_of(request: Request, config: ServerConfig) -> str:
-    """The merchant whose key the request carries, or a 401."""
+    """The merchant whose key the request carries, or a 401 (also for two keys: which one
+    would be the caller's?)."""
+    sent = len(request.headers.getlist("authorization"))
+    if sent > 1:
+        raise api_errors.api_key_ambiguous(sent)
     if (
         "authorization" not in request.headers
         and request.url.path.startswith("/test-helpers/")
@@ -108,11 +109,15 @@ def _too_large(limit: int) -> ApiError:
     )
 
 
-def page_base(request: Request) -> str:
-    """Where this server's hosted pages live, as the client reached it (scheme and host)."""
-    host = request.headers.get("host", "")
-    if not _HOST.fullmatch(host):
-        server = request.scope.get("server") or ("127.0.0.1", 80)
-        host = f"{server[0]}:{server[1]}"
+def page_base(request: Request, public_url: str | None) -> str:
+    """Where this server's hosted pages live: ``public_url`` (``serve --public-url``), else the
+    address the request reached on this server's socket. Never the Host header: the client
+    writes that, and a session's ``url`` must not point wherever a client says."""
+    if public_url:
+        return public_url
     scheme = "https" if request.url.scheme == "https" else "http"
-    return f"{scheme}://{host}"
+    host, port = request.scope.get("server") or ("127.0.0.1", None)
+    if ":" in host:
+        host = f"[{host}]"
+    default_port = 443 if scheme == "https" else 80
+    return f"{scheme}://{host}" if port in (None, default_port) else f"{scheme}://{host}:{port}"

@@ -30,7 +30,7 @@ from cxpay_conformance.server.validation import (
 MAX_AMOUNT = 99_999_999
 DEFAULT_EXPIRES_IN = 86_400
 MIN_EXPIRES_IN = 1_800
-#: The longest single advance of a test clock: ten 365-day years (spec/cxpay.yaml decides it,
+#: The longest single advance of a test clock: ten 365-day years (a decision of the spec,
 #: so that every time stays an integer any client and database can hold).
 MAX_ADVANCE_SECONDS = 315_360_000
 

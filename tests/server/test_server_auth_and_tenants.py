@@ -87,7 +87,7 @@ def test_another_merchants_ids_answer_exactly_like_unknown_ones(
     intent = merchant.pay(session["id"], THREE_DS_APPROVED)
     charge_id = intent["latest_charge"]
     event_id = merchant.events()[0]["id"]
-    endpoint_id = merchant.add_endpoint("https://shop.example/hooks")["id"]
+    endpoint_id = merchant.add_endpoint("http://127.0.0.1:9/hooks")["id"]
     unknown = {
         session["id"]: "cs_" + "Z" * 24,
         intent["id"]: "pi_" + "Z" * 24,

@@ -81,6 +81,10 @@ def test_a_directory_is_not_a_db(tmp_path: Path) -> None:
         ("--webhook-base-delay", "0"),
         ("--webhook-base-delay", "5", "--webhook-max-delay", "1"),
         ("--port", "70000"),
+        ("--webhook-allow-host", "not a host"),
+        ("--webhook-allow-host", "https://shop.example"),
+        ("--public-url", "shop.example:8000"),
+        ("--public-url", "https://shop.example/?x=1"),
     ],
 )
 def test_bad_options_are_usage_errors(args: tuple[str, ...]) -> None:
@@ -92,5 +96,6 @@ def test_bad_options_are_usage_errors(args: tuple[str, ...]) -> None:
 def test_help_names_every_option() -> None:
     code, output = run("--help")
     assert code == 0
-    for option in ("--host", "--port", "--api-key", "--db", "--webhook-max-attempts", "--quiet"):
+    options = ("--host", "--port", "--api-key", "--db", "--webhook-max-attempts", "--quiet")
+    for option in (*options, "--webhook-allow-host", "--public-url"):
         assert option in output

@@ -188,7 +188,7 @@ def test_events_carry_the_object_as_it_was_right_after_the_change(merchant: Merc
 def test_ids_have_their_prefix_and_enough_randomness(merchant: Merchant) -> None:
     session = merchant.create_session()
     intent = merchant.pay(session["id"], APPROVED)
-    endpoint = merchant.add_endpoint("https://shop.example/hooks")
+    endpoint = merchant.add_endpoint("http://127.0.0.1:9/hooks")
     ids = {
         "cs_": session["id"],
         "pi_": intent["id"],
