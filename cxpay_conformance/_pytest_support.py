@@ -37,6 +37,7 @@ def run_shard(config: pytest.Config, shard: int, shards: int) -> SuiteResult:
         skip_checks=_names(config.getoption("--cxpay-skip-checks")),
         webhook_host=config.getoption("--cxpay-webhook-host"),
         report_dir=f"cxpay-report/shard-{shard + 1}",
+        option_prefix="cxpay-",  # a mistake in the options is told as pytest spells them
     )
     try:
         if base_url:

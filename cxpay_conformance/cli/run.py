@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from cxpay_conformance.cli._common import EXIT_FINDINGS, EXIT_OK, reported_errors
+from cxpay_conformance.cli._common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, reported_errors
 from cxpay_conformance.cli._progress import LogLines, RunningClock, report_console
-from cxpay_conformance.errors import UsageError
 from cxpay_conformance.suite import SuiteConfig, SuiteContext, SuiteResult, run_suite
 from cxpay_conformance.suite.checks import CHECKS
 from cxpay_conformance.suite.config import PROFILES
+from cxpay_conformance.suite.preflight import Checked, check_options, preflight
 from cxpay_conformance.suite.report import junit_xml, story, write_reports
+
+T = TypeVar("T")
 
 
 def _names(value: str | None) -> tuple[str, ...]:
@@ -156,49 +160,55 @@ def run(
             console.print(f"[bold]{name:<18}[/bold] {info.description}")
         return
     with reported_errors():
-        if base_url and not api_key:
-            raise UsageError("--base-url needs --api-key (or CXPAY_API_KEY): the key of the merchant to test as")
-        with _implementation(base_url, api_key, second_api_key, console) as (url, key, second):
-            config = SuiteConfig(
-                base_url=url,
-                embedded=base_url is None,
-                api_key=key,
-                second_api_key=second,
-                spec_path=spec_path,
-                seed=seed,
-                profile=profile,
-                max_examples=max_examples,
-                max_steps=max_steps,
-                time_budget=time_budget,
-                checks=_names(checks_),
-                skip_checks=_names(skip_checks),
-                webhook_host=webhook_host,
-                webhook_port=webhook_port,
-                webhook_timeout=webhook_timeout,
-                settle_timeout=settle_timeout,
-                report_dir=report_dir,
-                database=None if no_database else ".hypothesis/cxpay",
-            )
-            result = _run_with_progress(config, console)
-        _finish(result, console, junit_xml, json_path, report_dir, embedded=base_url is None)
-    sys.exit(EXIT_OK if result.conformant else EXIT_FINDINGS)
+        options = SuiteConfig(
+            base_url=base_url,
+            embedded=base_url is None,
+            api_key=api_key,
+            second_api_key=second_api_key,
+            spec_path=spec_path,
+            seed=seed,
+            profile=profile,
+            max_examples=max_examples,
+            max_steps=max_steps,
+            time_budget=time_budget,
+            checks=_names(checks_),
+            skip_checks=_names(skip_checks),
+            webhook_host=webhook_host,
+            webhook_port=webhook_port,
+            webhook_timeout=webhook_timeout,
+            settle_timeout=settle_timeout,
+            report_dir=report_dir,
+            database=None if no_database else ".hypothesis/cxpay",
+        )
+        # Every mistake that needs no implementation, before the embedded server starts.
+        check_options(options, files={"--junit-xml": junit_xml, "--json": json_path},
+                      folders={"--report-dir": report_dir})
+        with _implementation(options, console) as config:
+            checked = preflight(config)  # the keys too: one request each, before the run
+            result = _run_with_progress(config, console, checked)
+        unwritten = _finish(result, console, junit_xml, json_path, report_dir, embedded=base_url is None)
+    for problem in unwritten:
+        click.secho(f"error: {problem}; the verdict above stands", fg="red", err=True)
+    # A report asked for and missing fails a conformant run: a CI job must not pass without it.
+    sys.exit(EXIT_FINDINGS if not result.conformant else EXIT_USAGE if unwritten else EXIT_OK)
 
 
 @contextlib.contextmanager
-def _implementation(
-    base_url: str | None, api_key: str | None, second: str | None, console: Console
-) -> Iterator[tuple[str, str, str | None]]:
-    if base_url:
-        yield base_url, api_key or "", second
+def _implementation(options: SuiteConfig, console: Console) -> Iterator[SuiteConfig]:
+    """``options`` as they are for a ``--base-url``; else with the embedded server's URL and keys
+    (and the user's ``--second-api-key`` if one was given)."""
+    if options.base_url:
+        yield options
         return
     from cxpay_conformance.embedded import embedded_server
 
     with embedded_server() as server:
         console.print(f"Testing the embedded reference server at {server.base_url} (no --base-url given).")
-        yield server.base_url, server.api_key, second or server.second_api_key
+        yield replace(options, base_url=server.base_url, api_key=server.api_key,
+                      second_api_key=options.second_api_key or server.second_api_key)
 
 
-def _run_with_progress(config: SuiteConfig, console: Console) -> SuiteResult:
+def _run_with_progress(config: SuiteConfig, console: Console, checked: Checked) -> SuiteResult:
     seed_note = config.seed if config.seed is not None else "random (printed at the end)"
     console.print(
         f"Profile {config.profile}: {config.examples} examples x up to {config.steps} steps; seed {seed_note}"
@@ -243,7 +253,7 @@ def _run_with_progress(config: SuiteConfig, console: Console) -> SuiteResult:
 
     with progress:
         task = progress.add_task("run", total=config.examples, counts="", phase="[bold]examples")
-        return run_suite(config, listener=listener)
+        return run_suite(config, listener=listener, checked=checked)
 
 
 def _finish(
@@ -254,8 +264,11 @@ def _finish(
     report_dir: str,
     *,
     embedded: bool,
-) -> None:
-    written = write_reports(result, report_dir)
+) -> list[str]:
+    """Write the reports and print the verdict; answer what could not be written (the paths were
+    checked before the run, but a disk can fill or a folder go away: the verdict is printed anyway)."""
+    unwritten: list[str] = []
+    written = _written(unwritten, "--report-dir", report_dir, lambda: write_reports(result, report_dir)) or {}
     if json_path:
         import json
 
@@ -265,9 +278,10 @@ def _finish(
         if json_path == "-":
             click.echo(text, nl=False)
         else:
-            Path(json_path).write_text(text, encoding="utf-8")
+            _written(unwritten, "--json", json_path, lambda: Path(json_path).write_text(text, encoding="utf-8"))
     if junit_path:
-        Path(junit_path).write_text(junit_xml(result), encoding="utf-8")
+        _written(unwritten, "--junit-xml", junit_path,
+                 lambda: Path(junit_path).write_text(junit_xml(result), encoding="utf-8"))
     table = Table(title="Coverage of the spec", show_lines=False)
     for column in ("object", "states reached", "transitions covered", "not covered"):
         table.add_column(column)
@@ -306,3 +320,13 @@ def _finish(
         console.print(f"Coverage diagrams: {written['coverage']}/")
     if embedded:
         console.print("(tested the embedded reference server; give --base-url to test your implementation)")
+    return unwritten
+
+
+def _written(unwritten: list[str], option: str, path: str, write: Callable[[], T]) -> T | None:
+    """``write()``, or None with why ``path`` (given as ``option``) could not be written noted in ``unwritten``."""
+    try:
+        return write()
+    except OSError as exc:
+        unwritten.append(f"{option} {path}: could not be written ({exc.strerror or exc})")
+        return None

@@ -37,6 +37,9 @@ class SuiteConfig:
     request_timeout: float = 10.0
     report_dir: str = "cxpay-report"
     database: str | None = ".hypothesis/cxpay"
+    #: How the front end spells its options, for messages: "" on the command line (--api-key),
+    #: "cxpay-" in the pytest plugin (--cxpay-api-key).
+    option_prefix: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod

@@ -23,15 +23,14 @@ from hypothesis.reporting import with_reporter
 from hypothesis.stateful import RuleBasedStateMachine, RuleStrategy, get_state_machine_test
 
 from cxpay_conformance.errors import ConformanceFailure, ImplementationUnreachable, UsageError
-from cxpay_conformance.spec import Spec, load_spec
+from cxpay_conformance.spec import Spec
 from cxpay_conformance.suite import checks
 from cxpay_conformance.suite.adapter import USE_DEFAULT_KEY, Adapter, Exchange
-from cxpay_conformance.suite.config import PROFILES, SuiteConfig
+from cxpay_conformance.suite.config import SuiteConfig
 from cxpay_conformance.suite.context import FirstFailure, Step, SuiteContext
 from cxpay_conformance.suite.coverage import Coverage
-from cxpay_conformance.suite.http_adapter import HttpAdapter
 from cxpay_conformance.suite.machine import build_machine
-from cxpay_conformance.suite.openapi import OpenAPIContract
+from cxpay_conformance.suite.preflight import Checked, adapter_for, preflight
 from cxpay_conformance.suite.receiver import Delivery, WebhookReceiver
 
 #: Examples per Hypothesis run: the work is split into seeded batches of this size.
@@ -72,25 +71,23 @@ def run_suite(
     *,
     adapter: Adapter | None = None,
     listener: Callable[[SuiteContext], None] | None = None,
+    checked: Checked | None = None,
 ) -> SuiteResult:
     """Run the conformance suite as ``config`` says, against ``config.base_url`` or ``adapter``.
+
+    The configuration is checked first (:func:`~cxpay_conformance.suite.preflight.preflight`:
+    the options, the spec, one request per API key), unless ``checked`` is what that answered.
 
     >>> result = run_suite(SuiteConfig(base_url="http://127.0.0.1:8000", api_key="sk_test_..."))
     >>> result.conformant
     True
     """
-    if config.profile not in PROFILES:
-        raise UsageError(f"unknown profile {config.profile!r}; use one of: {', '.join(PROFILES)}")
-    spec = load_spec(config.spec_path)
-    contract = OpenAPIContract.load(spec.openapi_path)
-    selected = checks.select(config.checks, config.skip_checks)
+    if checked is None:
+        checked = preflight(config, adapter=adapter)
+    spec, contract, selected = checked.spec, checked.contract, checked.selected
     seed = config.seed if config.seed is not None else random.SystemRandom().randrange(2**32)
     if adapter is None:
-        if not config.base_url or not config.api_key:
-            raise UsageError("give --base-url and --api-key, or neither to test the embedded reference server")
-        labels = {config.second_api_key: "second merchant"} if config.second_api_key else {}
-        adapter = HttpAdapter(config.base_url, config.api_key, contract,
-                              timeout=config.request_timeout, key_labels=labels)
+        adapter = adapter_for(config, contract)
     started = time.monotonic()
     with _receiver(config, selected) as receiver:
         ctx = SuiteContext(spec, contract, adapter, config, selected, receiver)

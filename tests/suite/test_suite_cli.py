@@ -7,6 +7,7 @@ sees, and a hang would show as a timeout.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -25,7 +26,7 @@ from click.testing import CliRunner, Result
 
 from cxpay_conformance.cli import main_group
 from cxpay_conformance.suite.checks import CHECKS
-from tests.suite.faulty import FIRST_KEY, SECOND_KEY, Running, serve, variant
+from tests.suite.faulty import FIRST_KEY, SECOND_KEY, Fault, Running, Seen, serve, variant
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--max-examples", "4", "--max-steps", "8", "--no-database"]
@@ -179,6 +180,117 @@ def test_a_spec_that_does_not_exist_is_a_usage_error(tmp_path: Path) -> None:
     assert process.returncode == 2, process.stdout + process.stderr
     assert "missing.yaml" in process.stderr
     _no_traceback(process)
+
+
+# --- misconfiguration: exit 2 before the run, never blamed on the implementation ----------------
+
+
+@pytest.fixture
+def watched() -> Iterator[tuple[Running, list[str]]]:
+    """The reference server, noting each request it is sent as ``METHOD /path``."""
+    seen: list[str] = []
+
+    def note(request: Seen) -> Seen:
+        seen.append(f"{request.method} {request.path}")
+        return request
+
+    with serve(Fault("watched", request=note)) as running:
+        yield running, seen
+
+
+def test_a_wrong_api_key_is_a_usage_error_before_the_run(watched: tuple[Running, list[str]], tmp_path: Path) -> None:
+    running, seen = watched
+    process = run_command("--base-url", running.base_url, "--api-key", "sk_test_not_a_merchant", *SMALL, cwd=tmp_path)
+    assert process.returncode == 2, process.stdout + process.stderr
+    assert (f"error: the key given by --api-key (or CXPAY_API_KEY) was refused by {running.base_url} "
+            "(GET ") in process.stderr
+    assert "401 api_key_invalid): check the secret" in process.stderr
+    _no_traceback(process)
+    # One request for the key, and nothing of a run: no example, not even its announcement.
+    assert len(seen) == 1 and seen[0].startswith("GET "), seen
+    assert "Profile" not in process.stdout and not (tmp_path / "cxpay-report").exists()
+
+
+def test_a_wrong_second_api_key_is_a_usage_error_before_the_run(
+    watched: tuple[Running, list[str]], tmp_path: Path
+) -> None:
+    running, seen = watched
+    process = run_command("--base-url", running.base_url, "--api-key", FIRST_KEY,
+                          "--second-api-key", "sk_test_not_a_merchant", *SMALL, cwd=tmp_path)
+    assert process.returncode == 2, process.stdout + process.stderr
+    assert ("error: the key given by --second-api-key (or CXPAY_SECOND_API_KEY) was refused by "
+            f"{running.base_url}") in process.stderr
+    assert "--api-key (or CXPAY_API_KEY) was refused" not in process.stderr  # the first key is fine
+    _no_traceback(process)
+    assert len(seen) == 2 and all(s.startswith("GET ") for s in seen), seen
+    assert "Profile" not in process.stdout
+
+
+def test_the_same_key_twice_is_a_usage_error(watched: tuple[Running, list[str]], tmp_path: Path) -> None:
+    running, _ = watched
+    process = run_command("--base-url", running.base_url, "--api-key", FIRST_KEY, "--second-api-key", FIRST_KEY,
+                          *SMALL, cwd=tmp_path)
+    assert process.returncode == 2, process.stdout + process.stderr
+    assert "error: --second-api-key (or CXPAY_SECOND_API_KEY) is the same key as --api-key" in process.stderr
+    _no_traceback(process)
+
+
+def test_a_base_url_without_a_scheme_is_a_usage_error_not_unreachable(tmp_path: Path) -> None:
+    port = _closed_port()
+    process = run_command("--base-url", f"127.0.0.1:{port}", "--api-key", FIRST_KEY, *SMALL, cwd=tmp_path)
+    assert process.returncode == 2, process.stdout + process.stderr
+    assert (f"error: --base-url '127.0.0.1:{port}' is not an http:// or https:// URL; "
+            f"did you mean http://127.0.0.1:{port}?") in process.stderr
+    assert "unreachable" not in process.stderr
+    _no_traceback(process)
+
+
+def test_every_problem_with_the_options_is_told_at_once_before_anything_starts(tmp_path: Path) -> None:
+    junit = tmp_path / "missing" / "junit.xml"
+    process = run_command("--checks", "state,stat", "--junit-xml", str(junit), *SMALL, cwd=tmp_path)
+    assert process.returncode == 2, process.stdout + process.stderr
+    assert "error: 2 problems with the options; fix them all before running:" in process.stderr
+    assert "  unknown check: stat; the checks are: " + ", ".join(CHECKS) in process.stderr
+    assert f"  --junit-xml {junit}: the folder {junit.parent} does not exist" in process.stderr
+    assert "Testing the embedded reference server" not in process.stdout  # nothing started
+    _no_traceback(process)
+
+
+@pytest.mark.parametrize("option", ["--junit-xml", "--json", "--report-dir"])
+def test_a_report_path_that_cannot_be_written_is_a_usage_error_before_the_run(option: str, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder\n", encoding="utf-8")
+    path = tmp_path / ("missing" if option != "--report-dir" else "a-file") / "report"
+    process = run_command(option, str(path), *SMALL, cwd=tmp_path)
+    assert process.returncode == 2, process.stdout + process.stderr
+    why = f"the folder {path.parent} does not exist" if option != "--report-dir" else f"{path.parent} is a file"
+    assert f"error: {option} {path}: {why}" in process.stderr
+    assert "Profile" not in process.stdout  # refused before the run, not after it
+    _no_traceback(process)
+
+
+def test_a_report_that_cannot_be_written_at_the_end_still_leaves_the_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The paths are checked before the run, but a disk can fill during it: the verdict and the
+    other reports are kept, the lost one is named, and a conformant run does not pass without it."""
+    write_text = Path.write_text
+
+    def full_disk(self: Path, *args: Any, **kwargs: Any) -> int:
+        if self.name == "junit.xml":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return write_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    junit = tmp_path / "junit.xml"
+    result = run_cli("--seed", "11", *SMALL, "--report-dir", str(tmp_path / "report"),
+                     "--json", str(tmp_path / "result.json"), "--junit-xml", str(junit))
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "CONFORMANT: every check passed." in result.stdout
+    assert (f"error: --junit-xml {junit}: could not be written ({os.strerror(errno.ENOSPC)}); "
+            "the verdict above stands") in result.stderr
+    assert json.loads((tmp_path / "result.json").read_text())["conformant"] is True
+    assert (tmp_path / "report" / "report.json").is_file() and not junit.exists()
 
 
 # --- unreachable: exit 3 ----------------------------------------------------------------------
