@@ -3,6 +3,10 @@ and the read model the SQLite store keeps in front of its file.
 
 Every read is a dictionary look-up. :meth:`MemoryStore.apply` makes a unit of work visible in
 one synchronous step, so a request on the event loop never sees half of another's writes.
+It is all or nothing like a SQLite transaction: the unit's values are all built before it
+is applied, and storing them is dictionary writes that cannot fail part-way. What must not be
+kept is therefore never handed to it: the service encodes each answer before committing the
+change it reports (:meth:`~.service.Sandbox.write`).
 """
 
 from __future__ import annotations
