@@ -208,7 +208,7 @@ def _implementation(options: SuiteConfig, console: Console) -> Iterator[SuiteCon
                       second_api_key=options.second_api_key or server.second_api_key)
 
 
-def _run_with_progress(config: SuiteConfig, console: Console, checked: Checked) -> SuiteResult:
+def _run_with_progress(config: SuiteConfig, console: Console, checked: Checked | None = None) -> SuiteResult:
     seed_note = config.seed if config.seed is not None else "random (printed at the end)"
     console.print(
         f"Profile {config.profile}: {config.examples} examples x up to {config.steps} steps; seed {seed_note}"
@@ -313,7 +313,8 @@ def _finish(
         console.print()
         console.print(f"[red bold]NOT CONFORMANT[/]: check [bold]{result.failure.check}[/] failed.")
         if "repro" in written:
-            console.print(f"Reproduction script: {written['repro']} (reads CXPAY_API_KEY); story: {written['story']}")
+            console.print(f"Reproduction script: {written['repro']} (reads CXPAY_API_KEY; exits 1 while the "
+                          f"failure reproduces, 0 once it does not); story: {written['story']}", soft_wrap=True)
     else:
         console.print("[green bold]CONFORMANT[/]: every check passed.")
     if "coverage" in written:

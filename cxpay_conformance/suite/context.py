@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,27 @@ class Step:
     expected: str
     observed: str = ""
     exchange: Exchange | None = None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the suite expected of one answer, as far as it predicted it: the HTTP status, the
+    error code of a rejection, the status of the object answered, and for a replayed request,
+    the very answer of an earlier exchange (``same_as``, its index). The reproduction script
+    compares its answers with these."""
+
+    status: int
+    code: str | None = None
+    object_status: str | None = None
+    same_as: int | None = None
+
+    def misses(self, exchange: Exchange, exchanges: Sequence[Exchange]) -> bool:
+        """Whether ``exchange``'s answer differs from this prediction (``exchanges``: the
+        example's, which ``same_as`` points into)."""
+        answer = exchange.answer if isinstance(exchange.answer, dict) else {}
+        return (exchange.status != self.status or (self.code is not None and exchange.error_code != self.code)
+                or (self.object_status is not None and answer.get("status") != self.object_status)
+                or (self.same_as is not None and exchanges[self.same_as].answer != exchange.answer))
 
 
 @dataclass(frozen=True)

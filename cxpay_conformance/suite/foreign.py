@@ -51,6 +51,7 @@ class ForeignPayments:
         step = machine.begin("second merchant", event.name,
                              f"second merchant: {event.name} (a payment of its own)", "accepted (200)")
         exchange = machine.perform(event.operation, None, body, api_key=self.api_key)
+        machine.predict(exchange, 200)
         step.exchange, step.observed = exchange, f"{exchange.status}"
         machine.run("status", exchange, accepted=True, rejection=None, state=None, event=event.name)
         outcome = self.world.create(body)
@@ -88,6 +89,10 @@ class ForeignPayments:
         step.exchange, step.observed = exchange, f"{exchange.status} {exchange.error_code or ''}".rstrip()
         outcome = self.world.fire(event.name, key, params)
         step.expected = "accepted (200)" if outcome.accepted else "rejected"
+        if outcome.accepted:
+            machine.predict(exchange, 200)
+        else:
+            machine.rejected(exchange, outcome.rejection)
         machine.run("status", exchange, accepted=outcome.accepted, rejection=outcome.rejection,
                     state=before, event=event.name)
         self._bind_children()
@@ -102,16 +107,19 @@ class ForeignPayments:
                              "second merchant: register a webhook endpoint; our key deletes it",
                              rejection_words(rejection, None))
         created = machine.perform("createWebhookEndpoint", None, {"url": url}, api_key=self.api_key)
+        machine.predict(created, 200)
         machine.run("status", created, accepted=True, rejection=None, state=None, event="register endpoint")
         endpoint = created.answer.get("id") if isinstance(created.answer, dict) else None
         if not isinstance(endpoint, str):
             return
         try:
             exchange = machine.perform("deleteWebhookEndpoint", None, object_id=endpoint)
+            machine.rejected(exchange, rejection)
             step.exchange, step.observed = exchange, f"{exchange.status} {exchange.error_code or ''}".rstrip()
             machine.run("tenant_isolation", exchange, (rejection.status, rejection.type, rejection.code))
         finally:
             deleted = machine.perform("deleteWebhookEndpoint", None, api_key=self.api_key, object_id=endpoint)
+            machine.predict(deleted, 200)
         machine.run("status", deleted, accepted=True, rejection=None, state=None, event="delete endpoint")
 
     def read(self, key: str) -> Exchange:

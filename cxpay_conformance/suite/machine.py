@@ -25,7 +25,7 @@ from cxpay_conformance.model import Outcome, World, check_changes, check_invaria
 from cxpay_conformance.spec import Event, Rejection
 from cxpay_conformance.suite import checks
 from cxpay_conformance.suite.adapter import USE_DEFAULT_KEY, Exchange
-from cxpay_conformance.suite.context import KeyedRequest, Step, SuiteContext, rejection_words
+from cxpay_conformance.suite.context import KeyedRequest, Prediction, Step, SuiteContext, rejection_words
 from cxpay_conformance.suite.foreign import ForeignPayments
 from cxpay_conformance.suite.observed import ObservedGraph, differences
 from cxpay_conformance.suite.patience import LOST_GRACE
@@ -52,6 +52,8 @@ class ConformanceMachine(RuleBasedStateMachine):
         self.keys: dict[str, str] = {}
         self.steps: list[Step] = []
         self.exchanges: list[Exchange] = []
+        #: What the suite expected of the answers it held to the model (index in exchanges).
+        self.predictions: dict[int, Prediction] = {}
         self.expected_events: list[checks.ExpectedEvent] = []
         self.keyed: list[KeyedRequest] = []
         self.hits: set[int] = set()
@@ -105,6 +107,27 @@ class ConformanceMachine(RuleBasedStateMachine):
                      event=self.steps[-1].event if self.steps else operation_id)
         self.run("openapi", self.ctx.contract, exchange)
         return exchange
+
+    def predict(self, exchange: Exchange, status: int, code: str | None = None,
+                object_status: str | None = None, *, same_as: Exchange | None = None) -> None:
+        """Note what the suite expects of ``exchange``'s answer, for the reproduction script:
+        ``status`` and, where predicted, the error ``code``, the ``object_status``, or the very
+        answer of the earlier exchange ``same_as``."""
+        index = self._index_of(exchange)
+        if index is not None:
+            earlier = self._index_of(same_as) if same_as is not None else None
+            self.predictions[index] = Prediction(status, code, object_status, earlier)
+
+    def _index_of(self, exchange: Exchange) -> int | None:
+        for index in range(len(self.exchanges) - 1, -1, -1):
+            if self.exchanges[index] is exchange:
+                return index
+        return None
+
+    def rejected(self, exchange: Exchange, rejection: Rejection | None) -> None:
+        """Note that ``exchange`` must get ``rejection`` (see :meth:`predict`)."""
+        if rejection is not None:
+            self.predict(exchange, rejection.status, rejection.code)
 
     def act(self, object_type: str, key: str | None, event: Event | None, params: Mapping[str, Any], *,
             api_key: Any = USE_DEFAULT_KEY, object_id: str | None = None) -> Exchange:
@@ -177,6 +200,7 @@ class ConformanceMachine(RuleBasedStateMachine):
             if key not in self.ids:
                 continue
             exchange = self.perform(self.ctx.readers[obj.type], key)
+            self.predict(exchange, 200, object_status=obj.state)
             observed[self.ids[key]] = exchange.answer if exchange.status == 200 else None
             if exchange.status != 200:
                 continue
@@ -199,7 +223,9 @@ class ConformanceMachine(RuleBasedStateMachine):
         deadline = self.ctx.clock() + patience.settle_timeout(self.ctx.config.settle_timeout,
                                                               shrinking=self.ctx.first_failure is not None)
         polled = False
+        first = len(self.exchanges)
         while True:
+            this_round = len(self.exchanges)
             observed: dict[str, Any] = {}
             for payment in sorted(payments):
                 observed.update(self.observe(payment))
@@ -212,6 +238,8 @@ class ConformanceMachine(RuleBasedStateMachine):
             self.ctx.sleep(0.05)
         if polled and not mismatch:
             patience.settled_late = True
+        for index in range(first, this_round):  # polls the suite waited past, not held to the model
+            self.predictions.pop(index, None)
         self.run("state", want, observed, event=event, after_rejection=after_rejection)
         types = {self.ids[o.key]: o.type for p in payments for o in self.world.payment_objects(p)
                  if o.key in self.ids}
@@ -263,6 +291,7 @@ class ConformanceMachine(RuleBasedStateMachine):
             self.world.now, self.synced = exchange.answer["created"], True
         outcome = self.world.create(body)
         root = self.world.objects[outcome.target or ""]
+        self.predict(exchange, 200, object_status=root.state)
         step.observed = f"{exchange.status} {root.type} {exchange.answer.get('status')}"
         self.run("status", exchange, accepted=True, rejection=None, state=None, event=event.name)
         self.bind(root.key, exchange.answer.get("id"))
@@ -281,6 +310,10 @@ class ConformanceMachine(RuleBasedStateMachine):
         exchange = self.perform(event.operation, key, body, keyed=True)
         step.exchange = exchange
         outcome = self.world.fire(event.name, key, params)
+        if outcome.accepted:
+            self.predict(exchange, 200, object_status=self.world.objects[subject.key].state)
+        else:
+            self.rejected(exchange, outcome.rejection)
         step.expected = (f"{subject.type} {before} -> " + ", ".join(
             f"{c.type} {c.to_state}" for c in outcome.changes) if outcome.accepted
             else rejection_words(outcome.rejection, before))
@@ -300,6 +333,7 @@ class ConformanceMachine(RuleBasedStateMachine):
         body = body_for(self.ctx.spec, self.ctx.contract, clock_event, {}, amount=seconds)
         exchange = self.perform(clock_event.operation, None, body, keyed=True)
         step.exchange = exchange
+        self.predict(exchange, 200)
         changed: set[int] = set()
         start = self.world.now
         # The payments with clock work still owed are read back too, even where the model says
@@ -328,6 +362,9 @@ class ConformanceMachine(RuleBasedStateMachine):
         replay = self.perform(request.operation_id, request.key, request.body,
                               idempotency_key=request.first.headers.get("Idempotency-Key"))
         step.exchange = replay
+        first = request.first.answer if isinstance(request.first.answer, dict) else {}
+        self.predict(replay, request.first.status, request.first.error_code,
+                     first.get("status") if isinstance(first.get("status"), str) else None, same_as=request.first)
         step.observed = f"{replay.status}"
         self.run("idempotency", request.first, replay)
         self.verify_payments(self._all_payments(), "replay", after_rejection=True)
@@ -339,6 +376,7 @@ class ConformanceMachine(RuleBasedStateMachine):
         exchange = self.perform(request.operation_id, request.key, body,
                                 idempotency_key=request.first.headers.get("Idempotency-Key"))
         step.exchange = exchange
+        self.rejected(exchange, rejection)
         step.observed = f"{exchange.status} {exchange.error_code or ''}"
         if "idempotency" in self.ctx.selected:
             self.ctx.checks_run["idempotency"] += 1
@@ -387,6 +425,7 @@ class ConformanceMachine(RuleBasedStateMachine):
             body = body_for(self.ctx.spec, self.ctx.contract, event, params)
             exchange = self.perform(event.operation, key, body, idempotency_key=idempotency_key)
         step.exchange = exchange
+        self.rejected(exchange, rejection)
         step.observed = f"{exchange.status} {exchange.error_code or ''}"
         if "idempotency" in self.ctx.selected:
             self.ctx.checks_run["idempotency"] += 1
@@ -413,6 +452,7 @@ class ConformanceMachine(RuleBasedStateMachine):
             step = self.begin("merchant", "tenant_isolation", f"our key on another merchant's {obj.type}: "
                               f"read {foreign.ids[other]}", rejection_words(rejection, None))
             step.exchange = self.perform(self.ctx.readers[obj.type], None, object_id=foreign.ids[other])
+            self.rejected(step.exchange, rejection)
             step.observed = f"{step.exchange.status} {step.exchange.error_code or ''}"
             self.run("tenant_isolation", step.exchange, expected)
         object_id = foreign.ids[key]
@@ -424,6 +464,7 @@ class ConformanceMachine(RuleBasedStateMachine):
         before = foreign.read(key)
         exchange = self.act(obj.type, None, event, params, object_id=object_id)
         step.exchange = exchange
+        self.rejected(exchange, rejection)
         step.observed = f"{exchange.status} {exchange.error_code or ''}"
         after = foreign.read(key)
         changed = None
@@ -441,6 +482,7 @@ class ConformanceMachine(RuleBasedStateMachine):
             step = self.begin("merchant", "tenant_isolation", f"another merchant's key: read {self.ids[key]}",
                               rejection_words(rejection, None))
             step.exchange = self.perform(self.ctx.readers[obj.type], key, api_key=api_key)
+            self.rejected(step.exchange, rejection)
             step.observed = f"{step.exchange.status} {step.exchange.error_code or ''}"
             self.run("tenant_isolation", step.exchange, (rejection.status, rejection.type, rejection.code))
 
@@ -459,6 +501,7 @@ class ConformanceMachine(RuleBasedStateMachine):
         else:
             exchange = self.act(obj.type, key, event, params, api_key=api_key)
         step.exchange = exchange
+        self.rejected(exchange, rejection)
         step.observed = f"{exchange.status} {exchange.error_code or ''}"
         expected = (rejection.status, rejection.type, rejection.code)
         if check == "auth":

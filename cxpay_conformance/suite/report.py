@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
 from cxpay_conformance.suite.adapter import Exchange
 from cxpay_conformance.suite.checks import CHECKS
+from cxpay_conformance.suite.config import SuiteConfig
+from cxpay_conformance.suite.context import Prediction
 from cxpay_conformance.suite.runner import SuiteResult
 
 ID_PATTERN = re.compile(r"\b[a-z]{2,4}_[A-Za-z0-9_-]{8,}\b")
@@ -43,34 +46,75 @@ def story(result: SuiteResult) -> str:
             verdict = "ok" if delivery.signature_ok else f"REFUSED: {delivery.problem}"
             lines.append(f"  +{delivery.received_at - start:6.3f}s  {delivery.type}  {delivery.object_id}"
                          f"  ({delivery.event_id}, signature {verdict})")
-    lines += ["", f"Replay: cxpay-conformance run {result.replay}" + _target_args(result)]
+    lines += ["", f"Replay: {replay_command(result)}"]
     if result.flaky:
         lines.append("Note: the failure did not reproduce on every run (flaky): suspect a race or timing.")
     return "\n".join(lines)
 
 
-def _target_args(result: SuiteResult) -> str:
-    if result.config.base_url and not result.config.embedded:
-        return f" --base-url {result.config.base_url} --api-key $CXPAY_API_KEY"
-    return ""
+def replay_command(result: SuiteResult) -> str:
+    """The command that runs the same examples against the same implementation with the same
+    options again; the keys as environment variables to fill in (``...``), never their values.
+
+    >>> replay_command(result)
+    'CXPAY_API_KEY=... CXPAY_SECOND_API_KEY=... cxpay-conformance run --base-url https://sandbox.example --seed 7 ...'
+    """
+    config, defaults = result.config, SuiteConfig()
+    words: list[str] = []
+    if config.base_url and not config.embedded:
+        words += ["CXPAY_API_KEY=...", *(["CXPAY_SECOND_API_KEY=..."] if config.second_api_key else [])]
+        words += ["cxpay-conformance", "run", "--base-url", shlex.quote(config.base_url)]
+    else:
+        words += ["cxpay-conformance", "run"]
+    words.append(result.replay)
+    # What changes the examples drawn (the checks choose the rules) or the verdict on them.
+    options: list[tuple[str, object, object]] = [
+        ("--spec", config.spec_path, None),
+        ("--checks", ",".join(config.checks), ""),
+        ("--skip-checks", ",".join(config.skip_checks), ""),
+        ("--webhook-host", config.webhook_host, None),
+        ("--webhook-port", config.webhook_port, defaults.webhook_port),
+        ("--webhook-timeout", config.webhook_timeout, defaults.webhook_timeout),
+        ("--settle-timeout", config.settle_timeout, defaults.settle_timeout),
+    ]
+    words += [f"{option} {shlex.quote(str(value))}" for option, value, default in options if value != default]
+    return " ".join(words)
 
 
 def repro_script(result: SuiteResult, exchanges: list[Exchange], ids: dict[str, str]) -> str:
-    """A Python script (httpx) that sends the failing example's requests again, in order.
+    """A Python script (httpx) that sends the failing example's requests again, in order, and
+    compares each answer with what the suite expected of it (``result.predictions``): the
+    status, and the error code or the object's status where the suite predicted them.
 
-    Ids the implementation made are bound from the answers they first appeared in, so the
-    script works on a fresh run; keys come from ``CXPAY_API_KEY`` / ``CXPAY_SECOND_API_KEY``.
+    It exits 1 when an answer differs (the failure reproduces), 0 when none does. When the
+    failure was not in what it compares (a body's shape, a webhook), and no answer differs,
+    it cannot tell: it says so and exits 2. Ids the implementation made are bound from the
+    answers they first appeared in, and the suite's Idempotency-Keys are made the script's own,
+    so the script works on a fresh run; keys come from ``CXPAY_API_KEY`` /
+    ``CXPAY_SECOND_API_KEY``.
     """
+    failure = result.failure
+    predictions = {i: p for i, p in result.predictions.items() if i < len(exchanges)}
+    # Whether the failure showed in what the script compares: only then is "no answer differs"
+    # a verdict.
+    judged = any(p.misses(exchanges[i], exchanges) for i, p in predictions.items())
     base_url = result.config.base_url or "http://127.0.0.1:8000"
+    headline = str(failure).splitlines()[0][:300] if failure else ""
     lines = [
         "#!/usr/bin/env python3",
-        '"""Reproduces a cxpay-conformance failure. Run: CXPAY_API_KEY=sk_test_... python repro.py',
+        '"""Reproduces a cxpay-conformance failure: sends the failing example\'s requests again, in order,',
+        "and compares each answer with what the suite expected of it.",
         "",
-        f"Failure: [{result.failure.check if result.failure else '-'}] "
-        f"{str(result.failure or '').splitlines()[0][:300] if result.failure else ''}",
+        "Run: CXPAY_API_KEY=... CXPAY_SECOND_API_KEY=... CXPAY_BASE_URL=URL python repro.py",
+        "Exit code: 1 the failure reproduces (an answer differs from what the suite expected),",
+        "0 it does not" + ("." if judged else ", 2 cannot tell (the failure is in what this script does not "
+                                                "compare)."),
+        "",
+        f"Failure: [{failure.check if failure else '-'}] {headline}",
         '"""',
         "import json",
         "import os",
+        "import sys",
         "import uuid",
         "",
         "import httpx",
@@ -79,22 +123,85 @@ def repro_script(result: SuiteResult, exchanges: list[Exchange], ids: dict[str, 
         'KEYS = {"default": os.environ["CXPAY_API_KEY"],',
         '        "second merchant": os.environ.get("CXPAY_SECOND_API_KEY", ""),',
         '        "invalid": "sk_test_not_a_merchant"}',
+        f"CHECK = {failure.check if failure else '-'!r}",
+        f"JUDGED = {judged!r}  # the failure showed in the statuses and codes compared here",
         "ids = {}",
-        "# The suite's Idempotency-Keys, made this run's own: sent as they were, the implementation",
-        "# would answer with what it remembered from the suite's run instead of doing it again.",
-        "RUN = uuid.uuid4().hex[:12]",
+        "answers = {}  # number -> the answer this run got",
+        "differ = []",
+        "# The suite's Idempotency-Keys, made this run's own (at the same length): sent as they were,",
+        "# the implementation would answer with what it remembered from the suite's run.",
+        "RUN = uuid.uuid4().hex",
         "client = httpx.Client(base_url=BASE_URL, timeout=10)",
         "",
         "",
-        "def send(method, path, body=None, key=\"default\", idempotency_key=None):",
+        "def summary(status, answer):",
+        "    error = answer.get(\"error\") if isinstance(answer, dict) else None",
+        "    detail = error.get(\"code\") if isinstance(error, dict) else (",
+        "        answer.get(\"status\") if isinstance(answer, dict) else None)",
+        "    return f\"{status} {detail}\" if isinstance(detail, str) else str(status)",
+        "",
+        "",
+        "def send(number, method, path, body=None, key=\"default\", idempotency_key=None, expect=None, same_as=None):",
         "    headers = {}",
         "    if key != \"none\":",
         "        headers[\"Authorization\"] = f\"Bearer {KEYS[key]}\"",
-        "    if idempotency_key:",
-        "        headers[\"Idempotency-Key\"] = f\"{idempotency_key}-{RUN}\"",
+        "    if idempotency_key is not None:",
+        "        headers[\"Idempotency-Key\"] = idempotency_key",
         "    response = client.request(method, path, json=body, headers=headers)",
-        "    print(method, path, '->', response.status_code, response.text[:300])",
-        "    return response.json()",
+        "    try:",
+        "        answer = response.json()",
+        "    except ValueError:",
+        "        answer = None",
+        "    answers[number] = answer",
+        "    got = summary(response.status_code, answer)",
+        "    verdict = \"\"",
+        "    if expect is not None:",
+        "        status, code, object_status = expect",
+        "        wanted = \" \".join(str(part) for part in expect if part is not None)",
+        "        error = answer.get(\"error\") if isinstance(answer, dict) else None",
+        "        got_code = error.get(\"code\") if isinstance(error, dict) else None",
+        "        got_status = answer.get(\"status\") if isinstance(answer, dict) else None",
+        "        if (response.status_code != status or (code is not None and got_code != code)",
+        "                or (object_status is not None and got_status != object_status)):",
+        "            differ.append(f\"{number}. {method} {path}: the suite expected {wanted}, got {got}\")",
+        "            verdict = f\"   DIFFERS: the suite expected {wanted}\"",
+        "        elif same_as is not None and answer != answers.get(same_as):",
+        "            differ.append(f\"{number}. {method} {path}: the suite expected answer {same_as} again, \"",
+        "                          \"got another body\")",
+        "            verdict = f\"   DIFFERS: the suite expected answer {same_as} again, body and all\"",
+        "        else:",
+        "            verdict = f\"   (as expected: {wanted})\"",
+        "    print(f\"{number:>3}. {method} {path} -> {got} {verdict}\")",
+        "    print(f\"       {response.text[:300]}\")",
+        "    return answer",
+        "",
+        "",
+        "def bind(name, answer, *path):",
+        "    value = answer",
+        "    try:",
+        "        for step in path:",
+        "            value = value[step]",
+        "    except (KeyError, IndexError, TypeError):",
+        "        differ.append(f\"the answer has no id for {name} where the suite's run had it, so the requests \"",
+        "                      \"after it cannot be sent as the suite sent them\")",
+        "        finish()",
+        "    ids[name] = value",
+        "",
+        "",
+        "def finish():",
+        "    print()",
+        "    if differ:",
+        "        print(f\"REPRODUCED [{CHECK}]: {len(differ)} answer(s) differ from what the suite expected:\")",
+        "        for line in differ:",
+        "            print(f\"  {line}\")",
+        "        sys.exit(1)",
+        "    if JUDGED:",
+        "        print(f\"Not reproduced [{CHECK}]: every answer was what the suite expected.\")",
+        "        sys.exit(0)",
+        "    print(f\"Cannot tell [{CHECK}]: every status and code was what the suite expected, but the failure \"",
+        "          \"is in what this script does not compare (a body's fields or shape, a webhook): compare \"",
+        "          \"the answers above with the story.\")",
+        "    sys.exit(2)",
         "",
         "",
     ]
@@ -104,43 +211,81 @@ def repro_script(result: SuiteResult, exchanges: list[Exchange], ids: dict[str, 
         path = _templated(exchange.path, names)
         body = _templated(json.dumps(exchange.body), names) if exchange.body is not None else None
         key = exchange.headers.get("Idempotency-Key")
-        args = [repr(exchange.method), path]
+        args = [str(number), repr(exchange.method), path]
         if body is not None:
             args.append(f"json.loads({body})")
         if exchange.key_label != "default":
             args.append(f"key={exchange.key_label!r}")
-        if key:
-            args.append(f"idempotency_key={key!r}")
-        lines.append(f"answer = send({', '.join(args)})  # {number}: expected by the suite -> {exchange.status}")
+        if key is not None:
+            args.append(f"idempotency_key={_own_key(key)}")
+        prediction = predictions.get(number - 1)
+        if prediction is not None:
+            args.append(f"expect={(prediction.status, prediction.code, prediction.object_status)!r}")
+            if prediction.same_as is not None:
+                args.append(f"same_as={prediction.same_as + 1}")
+        said = f"the suite expected {_said(prediction)}; " if prediction is not None else ""
+        lines.append(f"# {number}: {said}the implementation answered {_said(exchange)}")
+        lines.append(f"answer = send({', '.join(args)})")
         for real, model in names.items():
             if real in bound:
                 continue
             where = _find(exchange.answer, real)
             if where is not None:
-                lines.append(f"ids[{model!r}] = answer{where}")
+                lines.append(f"bind({model!r}, answer{''.join(', ' + repr(x) for x in where)})")
                 bound.add(real)
+    lines.append("finish()")
     return "\n".join(lines) + "\n"
 
 
+def _said(item: Prediction | Exchange | None) -> str:
+    """``409 invalid_state`` or ``200 processing``: a status with its code or object status."""
+    if isinstance(item, Prediction):
+        again = f" (answer {item.same_as + 1} again)" if item.same_as is not None else ""
+        return " ".join(str(part) for part in (item.status, item.code, item.object_status) if part is not None) + again
+    if isinstance(item, Exchange):
+        answer = item.answer if isinstance(item.answer, dict) else {}
+        detail = item.error_code or answer.get("status")
+        return f"{item.status} {detail}" if isinstance(detail, str) else str(item.status)
+    return "-"
+
+
+def _own_key(key: str) -> str:
+    """The suite's Idempotency-Key as a Python expression that makes it the script run's own at
+    the same length: the example's nonce after ``cxpay-`` becomes the run's (``RUN``). A key too
+    short to hold any of it stays as it was (the suite sends those with a request that answers the
+    same every time)."""
+    stem = "cxpay-"
+    nonce = 0
+    while key.startswith(stem) and nonce < 32 and len(key) > len(stem) + nonce \
+            and key[len(stem) + nonce] in "0123456789abcdef":
+        nonce += 1
+    if not nonce:
+        return repr(key)
+    return f"{stem!r} + RUN[:{nonce}] + {key[len(stem) + nonce:]!r}"
+
+
 def _templated(text: str, names: dict[str, str]) -> str:
-    """``text`` as a Python f-string expression with real ids replaced by ``ids[...]``."""
-    literal = repr(text)
+    """``text`` as a Python expression with real ids replaced by ``ids[...]`` (an f-string)."""
+    if not any(real in text for real in names):
+        return repr(text)
+    literal = repr(text).replace("{", "{{").replace("}", "}}")
+    quote = '"' if literal[0] == "'" else "'"  # not the literal's own (Python 3.11 f-strings)
     for real, model in names.items():
-        literal = literal.replace(real, "{ids[" + repr(model).replace("'", '"') + "]}")
-    return "f" + literal if "{ids[" in literal else literal
+        literal = literal.replace(real, f"{{ids[{quote}{model}{quote}]}}")
+    return "f" + literal
 
 
-def _find(value: Any, wanted: str, path: str = "") -> str | None:
+def _find(value: Any, wanted: str, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
     if value == wanted:
         return path
     if isinstance(value, dict):
         for key, item in value.items():
-            found = _find(item, wanted, f"{path}[{key!r}]")
+            found = _find(item, wanted, (*path, key))
             if found is not None:
                 return found
     if isinstance(value, list):
         for index, item in enumerate(value):
-            found = _find(item, wanted, f"{path}[{index}]")
+            found = _find(item, wanted, (*path, index))
             if found is not None:
                 return found
     return None
@@ -152,7 +297,7 @@ def as_json(result: SuiteResult) -> dict[str, Any]:
     return {
         "conformant": result.conformant,
         "seed": result.seed,
-        "replay": f"cxpay-conformance run {result.replay}",
+        "replay": replay_command(result),
         "examples": result.examples,
         "steps": result.steps,
         "requests": result.requests,
@@ -208,7 +353,7 @@ def junit_xml(result: SuiteResult) -> str:
         "time": f"{result.duration:.3f}",
     })
     properties = ElementTree.SubElement(suite, "properties")
-    for name, value in (("seed", str(result.seed)), ("replay", f"cxpay-conformance run {result.replay}"),
+    for name, value in (("seed", str(result.seed)), ("replay", replay_command(result)),
                         ("examples", str(result.examples)), ("steps", str(result.steps))):
         ElementTree.SubElement(properties, "property", {"name": name, "value": value})
     for name, info in CHECKS.items():

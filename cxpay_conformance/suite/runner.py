@@ -27,9 +27,9 @@ from cxpay_conformance.spec import Spec
 from cxpay_conformance.suite import checks
 from cxpay_conformance.suite.adapter import USE_DEFAULT_KEY, Adapter, Exchange
 from cxpay_conformance.suite.config import SuiteConfig
-from cxpay_conformance.suite.context import FirstFailure, Step, SuiteContext
+from cxpay_conformance.suite.context import FirstFailure, Prediction, Step, SuiteContext
 from cxpay_conformance.suite.coverage import Coverage
-from cxpay_conformance.suite.machine import build_machine
+from cxpay_conformance.suite.machine import ConformanceMachine, build_machine
 from cxpay_conformance.suite.preflight import Checked, adapter_for, preflight
 from cxpay_conformance.suite.receiver import Delivery, WebhookReceiver
 
@@ -56,7 +56,11 @@ class SuiteResult:
     flaky: bool = False
     hypothesis_output: list[str] = field(default_factory=list)
     exchanges: list[Exchange] = field(default_factory=list)
+    #: The objects' ids in the failing example: model key (the second merchant's prefixed with
+    #: ``second merchant``) -> the implementation's id.
     ids: dict[str, str] = field(default_factory=dict)
+    #: What the suite expected of the failing example's answers (index in ``exchanges``).
+    predictions: dict[int, Prediction] = field(default_factory=dict)
     #: When the failure was first met, before shrinking (None for a conformant run).
     first_failure: FirstFailure | None = None
     webhook_timeline: list[Delivery] = field(default_factory=list)
@@ -118,10 +122,17 @@ def run_suite(
         story=list(ctx.current.steps) if failure and ctx.current else [], flaky=flaky,
         hypothesis_output=output,
         exchanges=list(last.exchanges) if last else [],
-        ids=dict(last.ids) if last else {},
+        ids=_ids_of(last) if last else {},
+        predictions=dict(last.predictions) if last else {},
         webhook_timeline=timeline,
         first_failure=ctx.first_failure if failure is not None else None,
     )
+
+
+def _ids_of(machine: ConformanceMachine) -> dict[str, str]:
+    """Every id of ``machine``'s example, ours and the second merchant's, by model key."""
+    foreign = machine.foreign.ids if machine.foreign is not None else {}
+    return {**machine.ids, **{f"second merchant {key}": value for key, value in foreign.items()}}
 
 
 def _explore(ctx: SuiteContext, seed: int) -> tuple[ConformanceFailure | None, bool, str, list[str]]:

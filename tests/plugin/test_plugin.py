@@ -75,7 +75,8 @@ def test_a_faulty_implementation_fails_the_shards_with_the_story(
         "*'created' is a required property*",
         "*The shortest story that shows it:*",
         "*1. merchant: create_session*",
-        "*Replay: cxpay-conformance run --seed * --base-url * --api-key $CXPAY_API_KEY*",
+        "*Replay: CXPAY_API_KEY=... CXPAY_SECOND_API_KEY=... cxpay-conformance run --base-url "
+        f"{no_created.base_url} --seed *",
         "*Reproduction script: cxpay-report/shard-1/repro.py*",
     ])
     assert "Traceback" not in output and "_pytest_support.py" not in output and "runner.py" not in output

@@ -67,7 +67,8 @@ def test_run_against_the_embedded_server_passes_and_writes_valid_reports(tmp_pat
 
     report = json.loads((tmp_path / "result.json").read_text())
     assert report["conformant"] is True and report["seed"] == 11 and report["failure"] is None
-    assert report["replay"] == "cxpay-conformance run --seed 11 --max-examples 4 --max-steps 8"
+    # The replay runs the same checks: which are selected changes the examples drawn.
+    assert report["replay"] == "cxpay-conformance run --seed 11 --max-examples 4 --max-steps 8 --skip-checks auth"
     assert "auth" not in report["checks_run"] and report["checks_run"]["state"] > 0
     assert {c["object"] for c in report["coverage"]} == {"checkout_session", "payment_intent", "charge"}
     assert json.loads((tmp_path / "report" / "report.json").read_text())["seed"] == 11
@@ -80,7 +81,7 @@ def test_run_against_the_embedded_server_passes_and_writes_valid_reports(tmp_pat
     assert all(cases[name].find("skipped") is None and cases[name].find("failure") is None
                for name in CHECKS if name != "auth")
     properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
-    assert properties["seed"] == "11"
+    assert properties["seed"] == "11" and properties["replay"] == report["replay"]
 
 
 def test_list_checks_names_every_check_and_what_it_verifies() -> None:
@@ -112,8 +113,10 @@ def test_run_against_a_faulty_implementation_fails_with_the_story_and_no_key_any
     assert "Check failed: openapi" in out
     assert "'created' is a required property" in out
     assert "The shortest story that shows it:" in out and "   1. merchant: create_session" in out
-    assert f"Replay: cxpay-conformance run --seed 7 --max-examples 4 --max-steps 8 --base-url {no_created.base_url} " \
-           "--api-key $CXPAY_API_KEY" in out
+    # The same implementation, both keys (as variables to fill in, never their values), the same options.
+    replay = (f"CXPAY_API_KEY=... CXPAY_SECOND_API_KEY=... cxpay-conformance run --base-url {no_created.base_url} "
+              "--seed 7 --max-examples 4 --max-steps 8 --settle-timeout 0.0")
+    assert f"Replay: {replay}\n" in out
     assert "NOT CONFORMANT: check openapi failed." in out
     assert f"Reproduction script: {report_dir / 'repro.py'}" in out
     assert (report_dir / "repro.py").is_file() and (report_dir / "story.txt").is_file()
@@ -122,9 +125,12 @@ def test_run_against_a_faulty_implementation_fails_with_the_story_and_no_key_any
     assert "The first failure (openapi) came in example 1, after " in out
     failure = json.loads((tmp_path / "result.json").read_text())["failure"]
     assert failure["check"] == "openapi" and failure["story"][0]["event"] == "create_session"
+    assert json.loads((tmp_path / "result.json").read_text())["replay"] == replay
     assert failure["first_found"]["check"] == "openapi" and failure["first_found"]["example"] == 1
     cases = {c.get("name"): c for c in ElementTree.parse(tmp_path / "junit.xml").getroot().iter("testcase")}
     assert "created" in cases["openapi"].find("failure").get("message")  # type: ignore[union-attr]
+    properties = {p.get("name"): p.get("value") for p in ElementTree.parse(tmp_path / "junit.xml").iter("property")}
+    assert properties["replay"] == replay
 
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert len(written) >= 5
@@ -140,6 +146,9 @@ def test_the_key_may_come_from_the_environment(no_created: Running, tmp_path: Pa
     assert result.exit_code == 1, result.output
     assert "Check failed: openapi" in result.stdout
     assert FIRST_KEY not in result.output
+    # One key given: the replay asks for that one, and runs the same checks.
+    assert (f"Replay: CXPAY_API_KEY=... cxpay-conformance run --base-url {no_created.base_url} --seed 7 "
+            "--max-examples 4 --max-steps 8 --checks openapi\n") in result.stdout
 
 
 # --- usage errors: exit 2 ---------------------------------------------------------------------

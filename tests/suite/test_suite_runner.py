@@ -32,7 +32,8 @@ def test_an_implementation_that_answers_a_replay_differently_still_gets_its_stor
     def diverging_test(machine: Any, settings: Any) -> Callable[[], None]:
         def test() -> None:
             # As the machine's teardown does after a failing example.
-            machine.ctx.failing = SimpleNamespace(failure=failure, steps=steps, exchanges=[], ids={})
+            machine.ctx.failing = SimpleNamespace(failure=failure, steps=steps, exchanges=[], ids={},
+                                                 predictions={}, foreign=None)
             raise FlakyStrategyDefinition("Inconsistent data generation! Data generation behaved differently")
         return test
 
