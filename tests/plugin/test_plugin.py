@@ -95,6 +95,17 @@ def test_an_unreachable_implementation_fails_with_what_to_check(pytester: pytest
     assert "Traceback" not in result.stdout.str()
 
 
+def test_a_wrong_key_fails_with_a_message_about_the_key_as_pytest_spells_it(pytester: pytest.Pytester) -> None:
+    """The plugin runs the same checks before the run as the command line (suite/preflight.py)."""
+    with serve(None) as running:
+        result = pytester.runpytest("--cxpay-base-url", running.base_url, "--cxpay-api-key", FIRST_KEY,
+                                    "--cxpay-second-api-key", "sk_test_not_a_merchant", "--cxpay-shards", "1")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*the key given by --cxpay-second-api-key (or CXPAY_SECOND_API_KEY) was refused "
+                                 f"by {running.base_url}*check the secret*"])
+    assert "Traceback" not in result.stdout.str() and "Check failed" not in result.stdout.str()
+
+
 def test_a_base_url_needs_a_key(pytester: pytest.Pytester, in_this_checkout: None) -> None:
     result = pytester.runpytest("--cxpay-base-url", "http://127.0.0.1:9", "--cxpay-shards", "1")
     assert result.ret != pytest.ExitCode.OK
