@@ -44,8 +44,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,27 +91,15 @@ class _FirstFailure:
         self._seen = ctx.current
 
 
-@contextmanager
-def _shrinking_for_at_most(seconds: int) -> Iterator[None]:
-    """Cap Hypothesis's shrinking (five minutes by default) as ``cxpay-conformance selftest`` does."""
-    from hypothesis.internal.conjecture import engine
-
-    before = engine.MAX_SHRINKING_SECONDS
-    engine.MAX_SHRINKING_SECONDS = seconds
-    try:
-        yield
-    finally:
-        engine.MAX_SHRINKING_SECONDS = before
-
-
 def run_ours(base_url: str, api_key: str, second_api_key: str, budget: int, seed: int) -> OurRun:
     from cxpay_conformance.suite import SuiteConfig, run_suite
+    from cxpay_conformance.suite._compat import shrinking_for_at_most
 
     config = SuiteConfig(base_url=base_url, embedded=True, api_key=api_key, second_api_key=second_api_key,
                          seed=seed, profile="ci", time_budget=budget, database=None, settle_timeout=0.0,
                          report_dir=tempfile.mkdtemp(prefix="h2h-report-"))
     watch = _FirstFailure()
-    with _shrinking_for_at_most(SHRINK_BUDGET):
+    with shrinking_for_at_most(SHRINK_BUDGET):
         result = run_suite(config, listener=watch)
     seconds = time.monotonic() - watch.started
     failure = result.failure

@@ -18,19 +18,17 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
-
-from hypothesis.internal.conjecture import engine as hypothesis_engine
 
 from cxpay_conformance.embedded import embedded_server
 from cxpay_conformance.errors import UsageError
 from cxpay_conformance.server.config import unknown_faults_message
 from cxpay_conformance.server.faults import FAULTS, Fault
 from cxpay_conformance.suite import PROFILES, SuiteConfig, SuiteResult, run_suite
+from cxpay_conformance.suite._compat import shrinking_for_at_most
 
 #: The name the clean run (no fault at all) goes by in results and tables.
 CLEAN = "(no fault)"
@@ -258,7 +256,7 @@ def run_one(fault: str, options: SelftestOptions) -> FaultOutcome:
                 settle_timeout=SETTLE_TIMEOUT,
                 database=None,  # honest timings: no failure replayed from an earlier run
             )
-            with _shrinking_for_at_most(options.shrink_budget):
+            with shrinking_for_at_most(options.shrink_budget):
                 suite = run_suite(config)
     except Exception as exc:  # one broken run must not end the others: report it as an error
         return FaultOutcome(name, family, caught=False, profile=profile, error=f"{type(exc).__name__}: {exc}",
@@ -304,22 +302,6 @@ def _outcome(name: str, family: str, profile: str, suite: SuiteResult,
         replay=suite.replay,
         flaky=suite.flaky,
     )
-
-
-@contextmanager
-def _shrinking_for_at_most(seconds: int) -> Iterator[None]:
-    """Cap the time Hypothesis spends shrinking one failure (its default is five minutes).
-
-    Shrinking replays the failing example hundreds of times, each a few dozen HTTP requests;
-    past a few seconds it rarely removes more steps. Hypothesis documents this module
-    constant as the one to monkeypatch for the purpose.
-    """
-    before = hypothesis_engine.MAX_SHRINKING_SECONDS
-    hypothesis_engine.MAX_SHRINKING_SECONDS = seconds
-    try:
-        yield
-    finally:
-        hypothesis_engine.MAX_SHRINKING_SECONDS = before
 
 
 def _rounded(value: float | None) -> float | None:

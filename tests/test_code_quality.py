@@ -4,6 +4,7 @@ what the rule allows, the server never reads the spec, and ruff and mypy are cle
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +79,20 @@ def test_mypy_is_clean() -> None:
     pytest.importorskip("mypy")
     result = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+#: Hypothesis's private modules and names that the suite uses: only suite/_compat.py may say them.
+_HYPOTHESIS_PRIVATE = re.compile(r"hypothesis\.internal|\._internal\b|_rules_strategy|enabled_rules_strategy|"
+                                 r"_get_local_constants|MAX_SHRINKING_SECONDS|_setup_state_per_class|_setup_for\b|"
+                                 r"_to_test_case|_per_class\b")
+
+
+def test_only_the_compat_module_touches_hypothesis_internals() -> None:
+    """STYLE.md habit 10: another library's internals in one place, with a fallback each."""
+    compat = PACKAGE / "suite" / "_compat.py"
+    sources = [*PACKAGE.rglob("*.py"), *(ROOT / "benchmarks").rglob("*.py"), ROOT / "_cxpay_pytestplugin.py"]
+    offenders = [f"{p.relative_to(ROOT)}:{n}" for p in sources if p != compat
+                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+                 if _HYPOTHESIS_PRIVATE.search(line)]
+    assert not offenders, f"Hypothesis internals outside cxpay_conformance/suite/_compat.py: {offenders}"
+    assert _HYPOTHESIS_PRIVATE.search(compat.read_text(encoding="utf-8"))  # the pattern still finds them

@@ -18,12 +18,12 @@ from typing import Any
 from hypothesis import currently_in_test_context, target
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, precondition, rule
-from hypothesis.strategies._internal.featureflags import FeatureFlags
 
 from cxpay_conformance.errors import ConformanceFailure, ImplementationUnreachable
 from cxpay_conformance.model import Outcome, World, check_changes, check_invariants
 from cxpay_conformance.spec import Event, Rejection
 from cxpay_conformance.suite import checks
+from cxpay_conformance.suite._compat import every_rule_on
 from cxpay_conformance.suite.adapter import USE_DEFAULT_KEY, Exchange
 from cxpay_conformance.suite.context import KeyedRequest, Prediction, Step, SuiteContext, rejection_words
 from cxpay_conformance.suite.foreign import ForeignPayments
@@ -782,16 +782,10 @@ def _without_hypothesis_feature_flags(machine: RuleBasedStateMachine) -> None:
     steps after it: stories kept steps that had nothing to do with the failure (three
     replays before the two that mattered), and shrinking took several times as many
     examples (1,406 against 373 for the same fault). With every flag on, rule choice is the
-    swarm's alone, which shrinks towards every rule being available. Private API, hence the
-    care: without it, Hypothesis behaves as it always does.
+    swarm's alone, which shrinks towards every rule being available. Private API, hence
+    :mod:`._compat`: without it, Hypothesis behaves as it always does.
     """
-    rules = getattr(machine, "_rules_strategy", None)
-    if rules is not None and hasattr(rules, "enabled_rules_strategy"):
-        rules.enabled_rules_strategy = _EVERY_RULE_ON
-
-
-#: Feature flags made without a test case: every rule on, and nothing drawn to say so.
-_EVERY_RULE_ON = st.just(FeatureFlags())
+    every_rule_on(machine)
 
 
 def swarmed(name: str, condition: Callable[[Any], bool] | None = None) -> Callable[[Any], bool]:

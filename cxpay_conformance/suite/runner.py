@@ -13,18 +13,18 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, settings
-from hypothesis import seed as hypothesis_seed
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky, FlakyFailure
 from hypothesis.reporting import with_reporter
-from hypothesis.stateful import RuleBasedStateMachine, RuleStrategy, get_state_machine_test
 
 from cxpay_conformance.errors import ConformanceFailure, ImplementationUnreachable, UsageError
 from cxpay_conformance.spec import Spec
 from cxpay_conformance.suite import checks
+from cxpay_conformance.suite._compat import forget_machine_class, from_the_seed_alone, state_machine_test
 from cxpay_conformance.suite.adapter import USE_DEFAULT_KEY, Adapter, Exchange
 from cxpay_conformance.suite.config import SuiteConfig
 from cxpay_conformance.suite.context import FirstFailure, Prediction, Step, SuiteContext
@@ -150,21 +150,14 @@ def _built_machine(ctx: SuiteContext) -> Iterator[type[Any]]:
     suite builds one per run, around the run's context: the adapter, the spec, the last
     example's machine. A process that ran the suite many times (the selftest, a benchmark, a
     pytest session) kept every run alive, about 8,000 objects and 3.5 MB each, and every
-    garbage collection after it took longer. Private API, hence the care: without it, only
-    that memory is lost.
+    garbage collection after it took longer. Private API, hence :mod:`._compat`: without it,
+    only that memory is lost.
     """
     machine = build_machine(ctx)
     try:
         yield machine
     finally:
-        per_class = getattr(RuleBasedStateMachine, "_setup_state_per_class", None)
-        if isinstance(per_class, dict):
-            per_class.pop(machine, None)
-        for cached in (getattr(RuleStrategy, "_setup_for", None),
-                       getattr(RuleBasedStateMachine, "_to_test_case", None)):
-            clear = getattr(cached, "cache_clear", None)
-            if callable(clear):  # functools caches, keyed by class: they would keep ours too
-                clear()
+        forget_machine_class(machine)
 
 
 def _explore_with(ctx: SuiteContext, machine: type[Any],
@@ -177,7 +170,7 @@ def _explore_with(ctx: SuiteContext, machine: type[Any],
     output: list[str] = []
     # One test per batch size, reused by every batch of that size with its own seed: building
     # it makes Hypothesis read and digest the machine's source (6% of the suite's own time).
-    tests: dict[int, Callable[[], None]] = {}
+    tests: dict[int, Callable[[int], None]] = {}
     while ran < total:
         # Independent seeded batches explore more widely than one long run, whose examples
         # grow from each other; each batch replays on its own with the seed it prints.
@@ -185,12 +178,11 @@ def _explore_with(ctx: SuiteContext, machine: type[Any],
         batch_seed = seed if index == 0 else random.Random(f"{seed}:{index}").randrange(2**32)
         test = tests.get(batch_size)
         if test is None:
-            test = tests[batch_size] = get_state_machine_test(machine, settings=_settings(config, batch_size))
-        hypothesis_seed(batch_seed)(test)
+            test = tests[batch_size] = state_machine_test(machine, _settings(config, batch_size))
         replay = f"--seed {batch_seed} --max-examples {batch_size} --max-steps {config.steps}"
         try:
-            with with_reporter(lambda text: output.append(str(text))), _from_the_seed_alone():
-                test()
+            with with_reporter(lambda text: output.append(str(text))), from_the_seed_alone():
+                test(batch_seed)
         except ImplementationUnreachable:
             raise
         except FlakyFailure as group:
@@ -216,38 +208,8 @@ def _explore_with(ctx: SuiteContext, machine: type[Any],
     return None, False, f"--seed {seed} --max-examples {total} --max-steps {config.steps}", output
 
 
-@contextmanager
-def _from_the_seed_alone() -> Iterator[None]:
-    """Generate from the seed alone, so that ``--seed N`` replays in any process.
-
-    Hypothesis mixes into what it generates constants it collects from every local module
-    loaded so far (hypothesis.internal.conjecture.providers), so the same seed made other
-    examples in a process that had imported other modules: a replay printed by the pytest
-    plugin did not reproduce under the CLI, nor a test's seed after another test. Private
-    API, hence the care: without it, Hypothesis behaves as it always does.
-    """
-    try:
-        from hypothesis.internal.conjecture import providers
-    except ImportError:  # pragma: no cover - another Hypothesis layout
-        yield
-        return
-    collect, cache = getattr(providers, "_get_local_constants", None), getattr(providers, "CONSTANTS_CACHE", None)
-    constants = getattr(providers, "Constants", None)
-    if collect is None or constants is None or not hasattr(cache, "cache"):  # pragma: no cover
-        yield
-        return
-    none = constants()
-    providers._get_local_constants = lambda: none
-    cache.cache.clear()  # type: ignore[union-attr]
-    try:
-        yield
-    finally:
-        providers._get_local_constants = collect
-        cache.cache.clear()  # type: ignore[union-attr]
-
-
 def _settings(config: SuiteConfig, examples: int) -> settings:
-    database = DirectoryBasedExampleDatabase(config.database) if config.database else None
+    database = DirectoryBasedExampleDatabase(Path(config.database)) if config.database else None
     return settings(
         max_examples=examples,
         stateful_step_count=config.steps,

@@ -29,15 +29,15 @@ def test_an_implementation_that_answers_a_replay_differently_still_gets_its_stor
     failure = ConformanceFailure("pay answered 199, expected 200", check="status", step=1, event="pay")
     steps = [Step(1, "customer", "pay", "customer: pay with card_ok", "200", "FAILED [status]: 199")]
 
-    def diverging_test(machine: Any, settings: Any) -> Callable[[], None]:
-        def test() -> None:
+    def diverging_test(machine: Any, settings: Any) -> Callable[[int], None]:
+        def test(seed: int) -> None:
             # As the machine's teardown does after a failing example.
             machine.ctx.failing = SimpleNamespace(failure=failure, steps=steps, exchanges=[], ids={},
                                                  predictions={}, foreign=None)
             raise FlakyStrategyDefinition("Inconsistent data generation! Data generation behaved differently")
         return test
 
-    monkeypatch.setattr(runner, "get_state_machine_test", diverging_test)
+    monkeypatch.setattr(runner, "state_machine_test", diverging_test)
     result = run_suite(config_for(reference, max_examples=10))
 
     assert result.failure is failure
@@ -50,12 +50,12 @@ def test_an_implementation_that_answers_a_replay_differently_still_gets_its_stor
 def test_hypothesis_flakiness_without_any_failure_is_not_hidden(
         reference: EmbeddedServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """With no failing example to report, the error is the suite's own and must surface."""
-    def diverging_test(machine: Any, settings: Any) -> Callable[[], None]:
-        def test() -> None:
+    def diverging_test(machine: Any, settings: Any) -> Callable[[int], None]:
+        def test(seed: int) -> None:
             raise FlakyStrategyDefinition("Inconsistent data generation!")
         return test
 
-    monkeypatch.setattr(runner, "get_state_machine_test", diverging_test)
+    monkeypatch.setattr(runner, "state_machine_test", diverging_test)
     with pytest.raises(FlakyStrategyDefinition):
         run_suite(config_for(reference, max_examples=10))
 
