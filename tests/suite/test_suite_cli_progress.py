@@ -104,8 +104,9 @@ def test_log_lines_come_at_most_once_per_interval() -> None:
     for n in range(3):
         log.tick(lambda n=n: f"tick {n}")  # type: ignore[misc]
     assert screen.getvalue() == ""
-    log.tick(lambda: "a long line " * 10, now=True)
-    assert screen.getvalue() == "a long line " * 10 + "\n"  # forced, and not wrapped at 40 columns
+    long = " ".join(["a long line"] * 10)  # no trailing space: rich before 14 drops it
+    log.tick(lambda: long, now=True)
+    assert screen.getvalue() == long + "\n"  # forced, and not wrapped at 40 columns
 
 
 def test_a_heartbeat_ticks_from_a_thread_until_the_work_ends() -> None:
