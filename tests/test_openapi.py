@@ -494,3 +494,34 @@ def test_schemathesis_loads_every_operation(openapi: Document) -> None:
     assert loaded == declared
     assert len(declared) == 13
     schema.as_state_machine()  # the links build into a stateful test
+
+
+def currency_enums(node: Any, where: str = "#") -> dict[str, list[str]]:
+    """Every `currency` property with an `enum` in the document, by its JSON pointer."""
+    found: dict[str, list[str]] = {}
+    if isinstance(node, dict):
+        currency = node.get("properties", {}).get("currency") if isinstance(node.get("properties"), dict) else None
+        if isinstance(currency, dict) and "enum" in currency:
+            found[f"{where}/properties/currency"] = currency["enum"]
+        for key, value in node.items():
+            found.update(currency_enums(value, f"{where}/{key}"))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.update(currency_enums(value, f"{where}/{index}"))
+    return found
+
+
+def test_currency_enum_agrees_with_the_sandbox(openapi: Document) -> None:
+    """The ISO 4217 list is written twice on purpose: the sandbox never reads the spec (it is an
+    implementation, not a mirror), and the contract states the list for everyone else. This
+    keeps the two the same, so an added or withdrawn currency is changed in both."""
+    from cxpay_conformance.server.currencies import CURRENCIES
+
+    enums = currency_enums(openapi)
+    assert enums, "no `currency` property with an enum in spec/openapi.yaml"
+    for where, enum in enums.items():
+        assert len(enum) == len(set(enum)), f"{where}: duplicate codes"
+        assert set(enum) == CURRENCIES, (
+            f"{where} and server/currencies.py disagree: only in the spec "
+            f"{sorted(set(enum) - CURRENCIES)}, only in the sandbox {sorted(CURRENCIES - set(enum))}"
+        )
