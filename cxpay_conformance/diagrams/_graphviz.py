@@ -1,6 +1,7 @@
 """Running Graphviz's ``dot`` program: finding it, and rendering DOT source to SVG.
 
-The ``graphviz`` package builds DOT text without the program; only SVG needs ``dot``. Its SVG
+The ``graphviz`` package builds DOT text without the program and runs ``dot`` for the SVG;
+only SVG needs ``dot``. Its SVG
 is a pure function of the DOT text and the Graphviz version, which the SVG names in a comment
 (:func:`generator_of`), so a staleness check can tell a stale SVG from one drawn by another
 version.
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
+
+import graphviz
 
 from cxpay_conformance.errors import UsageError
 
@@ -29,18 +31,25 @@ def find_dot() -> str | None:
 
 
 def render_svg(dot: str, source: str, name: str) -> bytes:
-    """Run ``dot -Tsvg`` on ``source``; ``name`` says which diagram in an error message."""
+    """``dot -Tsvg`` on ``source`` through the ``graphviz`` package; ``name`` says which diagram
+    in an error message, ``dot`` is the program :func:`find_dot` found (``graphviz`` runs the
+    same one, from PATH).
+
+    >>> render_svg(find_dot(), "digraph { a -> b }", "example")[:5]  # doctest: +SKIP
+    b'<?xml'
+    """
     try:
-        done = subprocess.run([dot, "-Tsvg"], input=source.encode("utf-8"), capture_output=True,
-                              timeout=120, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        return graphviz.pipe("dot", "svg", source.encode("utf-8"), quiet=True)
+    except graphviz.ExecutableNotFound:
+        raise UsageError(INSTALL_HINT) from None
+    except graphviz.CalledProcessError as exc:
+        stderr = exc.stderr if isinstance(exc.stderr, bytes) else str(exc.stderr or "").encode()
+        message = stderr.decode("utf-8", "replace").strip()
+        raise UsageError(f"Graphviz `dot` ({dot}) could not render {name}: {message}. "
+                         f"Check the installation with `dot -V`, or report this as a bug.") from None
+    except OSError as exc:
         raise UsageError(f"Graphviz `dot` ({dot}) could not be run for {name}: {exc}. "
                          f"Check the installation with `dot -V`.") from None
-    if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip()
-        raise UsageError(f"Graphviz `dot` ({dot}) could not render {name}: {message}. "
-                         f"Check the installation with `dot -V`, or report this as a bug.")
-    return done.stdout
 
 
 def generator_of(svg: bytes) -> str | None:
