@@ -137,7 +137,7 @@ def test_our_key_gets_404_for_every_object_of_the_second_merchant(reference: Any
         assert sorted(machine.foreign.world.objects[k].type for k in keys) == [  # type: ignore[union-attr]
             "charge", "checkout_session", "payment_intent"]
         machine.intrude(keys[0], SPEC.events["expire_session"], {})
-        machine.foreign.endpoint_probe("https://shop.example/hooks")  # type: ignore[union-attr]
+        machine.foreign.endpoint_probe("http://127.0.0.1:9/hooks")  # type: ignore[union-attr]
     probes = [s for s in machine.steps if s.event == "tenant_isolation"]
     assert len(probes) == 4  # three objects and the endpoint
     assert all(s.exchange is not None and s.exchange.status == 404 for s in probes)
@@ -159,7 +159,7 @@ def test_an_ownership_test_that_holds_one_way_only_is_caught() -> None:
 def test_an_endpoint_of_the_second_merchant_that_our_key_deletes_is_caught() -> None:
     with (serve(blind_spot("one-way ownership")) as faulty, one_example(faulty) as machine,
           pytest.raises(ConformanceFailure) as caught):
-        machine.foreign.endpoint_probe("https://shop.example/hooks")  # type: ignore[union-attr]
+        machine.foreign.endpoint_probe("http://127.0.0.1:9/hooks")  # type: ignore[union-attr]
     assert caught.value.check == "tenant_isolation"
     assert "answered 200 with the webhook_endpoint" in str(caught.value)
 
