@@ -53,7 +53,8 @@ def check_diagrams(spec: Spec, out_dir: str | Path) -> Staleness:
     return stale_outputs(diagram_texts(spec), Path(out_dir))
 
 
-def render_coverage(spec: Spec, hits: Mapping[int, int], out_dir: str | Path) -> list[Path]:
+def render_coverage(spec: Spec, hits: Mapping[int, int], out_dir: str | Path, *,
+                    edge_hits: Mapping[tuple[int, str | None], int] | None = None) -> list[Path]:
     """Draw the diagrams with how often the suite fired each transition; return the files.
 
     ``hits`` maps :attr:`Transition.index <cxpay_conformance.spec.Transition.index>` to a
@@ -62,6 +63,10 @@ def render_coverage(spec: Spec, hits: Mapping[int, int], out_dir: str | Path) ->
     leads into is filled red. Writes ``<object>.dot/.svg``, ``overview.dot/.svg`` and
     ``coverage.md`` (SVGs only when Graphviz's ``dot`` is installed).
 
+    ``edge_hits`` maps (transition index, the state it left) to a count: where a transition
+    leaves several states, each state's segment into its junction dot then shows its own count
+    (:attr:`Coverage.edges <cxpay_conformance.suite.coverage.Coverage.edges>` gives them).
+
     >>> paths = render_coverage(spec, {0: 12, 1: 3}, "reports/coverage")
     >>> paths[-1].name
     'coverage.md'
@@ -69,7 +74,7 @@ def render_coverage(spec: Spec, hits: Mapping[int, int], out_dir: str | Path) ->
     Raises :class:`~cxpay_conformance.errors.UsageError` for a count of a transition the
     spec does not have, or a negative count.
     """
-    return list(write_outputs(coverage_texts(spec, hits), Path(out_dir)).paths)
+    return list(write_outputs(coverage_texts(spec, hits, edge_hits), Path(out_dir)).paths)
 
 
 __all__ = [

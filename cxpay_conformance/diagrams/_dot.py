@@ -60,6 +60,7 @@ def object_dot(spec: Spec, obj: ObjectType, styler: Styler, *, comment: str) -> 
             label=dot_label(arrow.label(), styler.suffix(arrow.transition)),
             attrs=styler.edge(arrow.transition, arrow.actor, induced=arrow.induced),
             junction=f"J_{arrow.key}",
+            source_attrs=[] if arrow.induced else [styler.source(arrow.transition, s) for s in arrow.sources],
         )
     _legend(graph, styler, arrows)
     return graph.source
@@ -97,6 +98,7 @@ def overview_dot(spec: Spec, styler: Styler, *, comment: str) -> str:
                     label=dot_label(transition.label(), styler.suffix(transition)),
                     attrs=styler.edge(transition, actor, induced=False),
                     junction=_junction(transition),
+                    source_attrs=[styler.source(transition, s) for s in transition.from_states],
                     force_junction=bool(transition.effects),
                 )
     for link in links:
@@ -162,6 +164,7 @@ def _draw(
     attrs: dict[str, str],
     junction: str,
     force_junction: bool = False,
+    source_attrs: Sequence[dict[str, str]] = (),
 ) -> None:
     if len(sources) == 1 and not force_junction:
         graph.edge(sources[0], target, label=label, **attrs)
@@ -169,8 +172,9 @@ def _draw(
     colour = first_colour(attrs)
     graph.node(junction, shape="point", width="0.09", style="filled", color=colour,
                fillcolor=colour, label="")
-    for source in sources:
-        graph.edge(source, junction, **{**attrs, "arrowhead": "none"})
+    for index, source in enumerate(sources):
+        own = source_attrs[index] if index < len(source_attrs) else {}
+        graph.edge(source, junction, **{**attrs, **own, "arrowhead": "none"})
     graph.edge(junction, target, label=label, **attrs)
 
 

@@ -61,7 +61,8 @@ def coverage_markdown(spec: Spec, hits: Mapping[int, int]) -> str:
         f"**Legend.** Each arrow's label ends in `{TIMES}count`, how often the suite fired its "
         f"transition; `{TIMES}0 untested` marks one it never fired. States filled red were never "
         "entered: no arrow into them fired. Counts are per transition, for all its "
-        "from-states together; a move that an effect causes (`on <object>`) shows the count "
+        "from-states together (in the SVGs, each from-state's segment into a junction dot "
+        "carries its own count); a move that an effect causes (`on <object>`) shows the count "
         "of the transition that causes it, although the effect applies only where its "
         "from-states match.\n",
     ]

@@ -77,6 +77,10 @@ class Styler(Protocol):
     def suffix(self, transition: Transition) -> str:
         """Text added to an arrow's label ("" for none), such as a hit count."""
 
+    def source(self, transition: Transition, state: str) -> dict[str, str]:
+        """Extra Graphviz attributes of the segment from ``state`` into a transition's junction
+        dot (where it leaves several states), such as that edge's own count; {} for none."""
+
     def unentered(self, state: State, arrows_in: Iterable[Transition]) -> bool:
         """Whether to mark ``state`` as never entered, given the transitions of its arrows."""
 
@@ -94,6 +98,9 @@ class ActorStyler:
 
     def suffix(self, transition: Transition) -> str:
         return ""
+
+    def source(self, transition: Transition, state: str) -> dict[str, str]:
+        return {}
 
     def unentered(self, state: State, arrows_in: Iterable[Transition]) -> bool:
         return False
@@ -120,8 +127,10 @@ class CoverageStyler:
 
     marks_unentered = True
 
-    def __init__(self, hits: Mapping[int, int]) -> None:
+    def __init__(self, hits: Mapping[int, int],
+                 edge_hits: Mapping[tuple[int, str | None], int] | None = None) -> None:
         self.hits = hits
+        self.edge_hits = edge_hits
 
     def count(self, transition: Transition) -> int:
         return self.hits.get(transition.index, 0)
@@ -132,6 +141,14 @@ class CoverageStyler:
     def suffix(self, transition: Transition) -> str:
         count = self.count(transition)
         return f"{TIMES}{count}" if count else f"{TIMES}0 untested"
+
+    def source(self, transition: Transition, state: str) -> dict[str, str]:
+        # The arrow out of the junction carries the transition's total; each segment into it,
+        # the count of its own edge, so that `pay` from two states shows two counts.
+        if self.edge_hits is None or len(transition.from_states) < 2:
+            return {}
+        count = self.edge_hits.get((transition.index, state), 0)
+        return {**_hit_attrs(count, induced=False), "label": f"{TIMES}{count}"}
 
     def unentered(self, state: State, arrows_in: Iterable[Transition]) -> bool:
         # Sound in one direction only: if no arrow into the state fired, it was never entered.

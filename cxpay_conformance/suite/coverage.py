@@ -31,11 +31,16 @@ class Coverage:
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
         self.transitions: Counter[int] = Counter()
+        #: Per edge: (transition index, the state it left, None when it created the object).
+        #: A transition that leaves several states is several edges, each with its own count.
+        self.edges: Counter[tuple[int, str | None]] = Counter()
         self.states: Counter[tuple[str, str]] = Counter()
         self.rejections: Counter[tuple[str, str]] = Counter()
 
-    def transition(self, index: int) -> None:
+    def transition(self, index: int, from_state: str | None = None) -> None:
+        """One firing of transition ``index`` out of ``from_state`` (None: it created the object)."""
         self.transitions[index] += 1
+        self.edges[(index, from_state)] += 1
 
     def state(self, object_type: str, state: str) -> None:
         self.states[(object_type, state)] += 1

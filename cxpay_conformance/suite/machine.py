@@ -256,7 +256,7 @@ class ConformanceMachine(RuleBasedStateMachine):
         """Coverage and expected webhooks of one model outcome."""
         coverage = self.ctx.coverage
         if outcome.accepted and outcome.transition is not None:
-            coverage.transition(outcome.transition.index)
+            coverage.transition(outcome.transition.index, outcome.state)
             self.hits.add(outcome.transition.index)
         elif not outcome.accepted and outcome.state is not None:
             coverage.rejection(outcome.event, outcome.state)

@@ -387,5 +387,6 @@ def _coverage_pictures(result: SuiteResult, out: Path) -> dict[str, Path]:
         from cxpay_conformance.diagrams import render_coverage
     except ImportError:  # pragma: no cover - the diagrams package ships with the suite
         return {}
-    paths = render_coverage(result.spec, dict(result.coverage.transitions), out)
+    paths = render_coverage(result.spec, dict(result.coverage.transitions), out,
+                            edge_hits=dict(result.coverage.edges))
     return {"coverage": out} if paths else {}
