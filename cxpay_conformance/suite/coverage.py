@@ -63,6 +63,16 @@ class Coverage:
             ))
         return result
 
+    def per_edge(self) -> list[dict[str, object]]:
+        """Every edge of the spec, (object, from-state, event [guard], to-state), with its count;
+        a transition leaving several states is one edge per state (from None: it creates)."""
+        return [
+            {"object": t.object, "from": source, "transition": t.label(), "to": t.to,
+             "count": self.edges[(t.index, source)]}
+            for t in self.spec.transitions
+            for source in (t.from_states or (None,))
+        ]
+
     def rejection_pairs(self) -> tuple[int, int]:
         """How many (event, state) pairs where the spec expects a rejection were tested, of all."""
         pairs: set[tuple[str, str]] = set()

@@ -332,6 +332,7 @@ def as_json(result: SuiteResult) -> dict[str, Any]:
             for c in result.coverage.per_object()
         ],
         "rejections_tested": list(result.coverage.rejection_pairs()),
+        "edges": result.coverage.per_edge(),
     }
 
 

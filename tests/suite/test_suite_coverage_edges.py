@@ -44,6 +44,9 @@ def test_the_same_transition_from_two_states_keeps_two_counts(spec: Spec) -> Non
     assert coverage.edges[(transition.index, first)] == 1
     assert coverage.edges[(transition.index, retried)] == 2
 
+    rows = {(r["from"], r["to"]): r["count"] for r in coverage.per_edge() if r["transition"] == transition.label()}
+    assert rows[(first, transition.to)] == 1 and rows[(retried, transition.to)] == 2
+
     texts = coverage_texts(spec, dict(coverage.transitions), dict(coverage.edges))
     graph = parse_dot(texts[f"{transition.object}.dot"])
     into_junction = {e.tail: e.label for e in graph.edges if e.head == f"J_t{transition.index}"}
