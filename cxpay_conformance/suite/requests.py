@@ -42,18 +42,31 @@ def body_for(spec: Spec, contract: OpenAPIContract, event: Event, params: Mappin
     return {required[0]: amount}
 
 
-def mutated(spec: Spec, body: Any) -> dict[str, Any] | None:
-    """The same request with other parameters (for reusing an Idempotency-Key), or None."""
+def mutated(spec: Spec, body: Any, schema: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """The same request with other, still valid, parameters (for reusing an Idempotency-Key), or None.
+
+    ``schema`` is the operation's resolved request schema: an integer moves one step within its
+    ``minimum``/``maximum``, so an implementation that validates the body before it looks the key
+    up still answers the key's conflict, not ``parameter_invalid``.
+
+    Example: with ``{"amount": {"maximum": 99999999}}`` in ``schema``, ``{"amount": 99999999}``
+    becomes ``{"amount": 99999998}``.
+    """
     if not isinstance(body, dict) or not body:
         return None
     choices: dict[str, tuple[str, ...]] = {spec.cards.parameter: tuple(sorted(spec.cards.numbers))}
     for event in spec.events.values():
         choices.update(event.parameters)
+    properties = (schema or {}).get("properties") or {}
     for name, value in sorted(body.items()):
         if isinstance(value, bool):
             continue
         if isinstance(value, int):
-            return {**body, name: value + 1}
+            bounds = properties.get(name) or {}
+            for other in (value + 1, value - 1):
+                if bounds.get("minimum", other) <= other <= bounds.get("maximum", other):
+                    return {**body, name: other}
+            continue
         others = [v for v in choices.get(name, ()) if v != value]
         if others:
             return {**body, name: others[0]}
