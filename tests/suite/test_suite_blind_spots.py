@@ -183,10 +183,15 @@ def test_exploration_sends_every_key_length_and_tries_our_key_on_their_objects(r
     ConformanceMachine.key_of_length = spy_key  # type: ignore[method-assign]
     ConformanceMachine.intrude = spy_intrude  # type: ignore[method-assign]
     try:
-        result = run_suite(config_for(reference, seed=7, max_examples=20, max_steps=10,
-                                      checks=("idempotency", "tenant_isolation", "status")))
+        # Which examples a seed draws depends on the Hypothesis version: a few seeds in turn
+        # until every length was sent, so that the test is about the suite, not one release.
+        for seed in (7, 8, 9):
+            result = run_suite(config_for(reference, seed=seed, max_examples=20, max_steps=10,
+                                          checks=("idempotency", "tenant_isolation", "status")))
+            assert result.conformant, story(result)
+            if sent == {0, 1, 255, 256} and intrusions:
+                break
     finally:
         ConformanceMachine.key_of_length, ConformanceMachine.intrude = key_of_length, intrude  # type: ignore[method-assign]
-    assert result.conformant, story(result)
     assert sent == {0, 1, 255, 256}
     assert intrusions
