@@ -171,14 +171,24 @@ class ConformanceMachine(RuleBasedStateMachine):
         obj = self.world.objects[key]
         return self.wire(self.world.snapshot(key), obj.type)
 
-    def bind(self, key: str, object_id: Any) -> None:
+    def bind(self, key: str, object_id: Any, *, forgotten_key: bool = False) -> None:
+        """Bind the model's ``key`` to the implementation's id; ``forgotten_key``: the request
+        reused a key past the idempotency window, so an id seen before means it was replayed."""
         if key in self.ids or not isinstance(object_id, str):
             return
         if object_id in self.keys:
-            failure = checks._failure("state", f"the implementation gave {object_id} to two objects "
-                                      f"({self.keys[object_id]} and {key}); ids must be unique",
-                                      event=self.steps[-1].event if self.steps else "", expected="distinct ids",
-                                      observed=object_id)
+            if forgotten_key:
+                hours = self.ctx.spec.protocol.idempotency_window // 3600
+                failure = checks._failure(
+                    "idempotency", f"the key was replayed after the {hours} h "
+                    f"window: expected a new object, got the first answer again ({object_id})",
+                    event=self.steps[-1].event if self.steps else "", expected="a new object",
+                    observed=f"the first answer again ({object_id})")
+            else:
+                failure = checks._failure("state", f"the implementation gave {object_id} to two objects "
+                                          f"({self.keys[object_id]} and {key}); ids must be unique",
+                                          event=self.steps[-1].event if self.steps else "",
+                                          expected="distinct ids", observed=object_id)
             # Marked failed as run() marks it: otherwise teardown would go on to compare webhooks
             # against ids it cannot trust, and its failure would hide this one.
             self.failure = failure
@@ -294,7 +304,7 @@ class ConformanceMachine(RuleBasedStateMachine):
         self.predict(exchange, 200, object_status=root.state)
         step.observed = f"{exchange.status} {root.type} {exchange.answer.get('status')}"
         self.run("status", exchange, accepted=True, rejection=None, state=None, event=event.name)
-        self.bind(root.key, exchange.answer.get("id"))
+        self.bind(root.key, exchange.answer.get("id"), forgotten_key=forgotten_key is not None)
         self.keyed.append(KeyedRequest(event.operation, None, body, exchange, self.world.now, root.payment))
         self.verify_payments({root.payment}, event.name)
         self.record(outcome, {c.key: self.expected(c.key) for c in outcome.changes})

@@ -205,3 +205,13 @@ def test_a_declined_pay_replayed_keeps_one_charge(merchant: Merchant) -> None:
     for _ in range(3):
         merchant.ok("POST", path, {"card_number": DECLINED}, headers=keyed("once"))
     assert len(merchant.intent(merchant.session(session_id)["payment_intent"])["charges"]) == 1
+
+
+def test_at_exactly_24_hours_the_same_request_is_a_new_one(merchant: Merchant) -> None:
+    """The decision "how long a key is remembered": forgotten when now >= answered + 86400."""
+    first = merchant.ok("POST", "/checkout-sessions", GOOD_SESSION, headers=keyed("boundary"))
+    merchant.advance(86_399)
+    assert merchant.ok("POST", "/checkout-sessions", GOOD_SESSION, headers=keyed("boundary")) == first
+    merchant.advance(1)
+    again = merchant.ok("POST", "/checkout-sessions", GOOD_SESSION, headers=keyed("boundary"))
+    assert again["id"] != first["id"]
