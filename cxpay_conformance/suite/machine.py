@@ -666,10 +666,15 @@ def build_machine(ctx: SuiteContext) -> type[ConformanceMachine]:
         return [r for r in self.keyed if r.operation_id == ctx.creating.operation and r.key is None
                 and self.world.now - r.sent_at >= window]
 
+    request_schemas: dict[str, dict[str, Any]] = {}  # resolved once: probes() asks at every step
+
     def other_body(request: KeyedRequest) -> dict[str, Any] | None:
         """``request``'s body with other parameters that its operation's schema still accepts."""
-        operation = ctx.contract.operations[request.operation_id]
-        return mutated(spec, request.body, ctx.contract.resolved(operation.request_schema or {}))
+        schema = request_schemas.get(request.operation_id)
+        if schema is None:
+            operation = ctx.contract.operations[request.operation_id]
+            schema = request_schemas[request.operation_id] = ctx.contract.resolved(operation.request_schema or {})
+        return mutated(spec, request.body, schema)
 
     def probes(self: ConformanceMachine) -> list[str]:
         """The probes that can run now: each checks one protocol rule, none moves a payment."""
