@@ -153,6 +153,10 @@ _CATALOGUE = (
     Fault("idempotency_reuse_accepted", "idempotency",
           "an Idempotency-Key reused with other parameters replays the first answer instead "
           "of 400 idempotency_key_reused", "idempotency.InFlightKeys.claim"),
+    Fault("idempotency_key_never_forgotten", "idempotency",
+          "an Idempotency-Key is remembered forever: the same request sent 24 hours after the "
+          "first answers the first answer again instead of making a new object",
+          "idempotency.InFlightKeys.claim"),
     # --- auth ------------------------------------------------------------------------------------
     Fault("test_helpers_without_key", "auth",
           "test-helper requests without an API key act as the sandbox's first merchant "

@@ -68,3 +68,15 @@ def test_the_server_without_faults_conforms() -> None:
     assert outcome.error is None, outcome.error
     assert not outcome.caught, f"false alarm: {outcome.message}"
     assert outcome.examples >= 10
+
+
+def test_a_key_remembered_past_the_window_is_reported_as_that() -> None:
+    """The suite's side of the 24 h boundary (issue 9, point 8): a key replayed after the
+    window must make a new object; the first answer again is an idempotency failure that says
+    so, not "two objects with one id"."""
+    outcome = caught_by_some_seed("idempotency_key_never_forgotten")
+    assert outcome.error is None, outcome.error
+    assert outcome.caught, f"not caught in {outcome.examples} examples"
+    assert outcome.first_check == "idempotency", outcome.message
+    assert "replayed after the 24 h window" in outcome.message, outcome.message
+    assert "expected a new object, got the first answer again" in outcome.message, outcome.message
