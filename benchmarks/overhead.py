@@ -36,9 +36,9 @@ from cxpay_conformance.model import World
 from cxpay_conformance.suite import checks, machine, runner
 from cxpay_conformance.suite._compat import rule_choice_method
 from cxpay_conformance.suite.http_adapter import HttpAdapter
-from cxpay_conformance.suite.machine import ConformanceMachine
 from cxpay_conformance.suite.openapi import OpenAPIContract
 from cxpay_conformance.suite.receiver import WebhookReceiver
+from cxpay_conformance.suite.rules import GeneratedMachine
 
 REST = "the rest: Hypothesis's engine, the rules choosing their targets"
 
@@ -60,12 +60,12 @@ PARTS: dict[str, tuple[tuple[Any, str], ...]] = {
         (WebhookReceiver, "wait_for"), ("check", "webhooks"), ("check", "signatures")),
     "loading the spec and the OpenAPI document": ((runner, "load_spec"), (OpenAPIContract, "load")),
     "the steps' own code: requests, stories, ids, bookkeeping": tuple(
-        (ConformanceMachine, name) for name in (
+        (GeneratedMachine, name) for name in (
             "perform", "run", "wire", "expected", "bind", "observe", "verify_payments", "record", "begin",
             "create_payment", "fire_event", "advance", "replay", "reuse_key", "key_of_length", "intrude",
             "read_ours_with", "probe_with")),
     "each example's setup and teardown (model, swarm, coverage)": (
-        (ConformanceMachine, "__init__"), (ConformanceMachine, "teardown")),
+        (GeneratedMachine, "__init__"), (GeneratedMachine, "teardown")),
 }
 
 
@@ -115,7 +115,11 @@ def metered(meter: Meter) -> Iterator[None]:
                                                           function=meter.wrap(part, registered.function))
                 undo.append(functools.partial(checks.CHECKS.__setitem__, name, registered))
                 continue
-            original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+            if isinstance(owner, type):  # patched where it is defined (the machine is layered)
+                owner = next(cls for cls in owner.__mro__ if name in cls.__dict__)
+                original = owner.__dict__[name]
+            else:
+                original = getattr(owner, name)
             if isinstance(original, classmethod):
                 wrapped: Any = classmethod(meter.wrap(part, original.__func__))
             else:

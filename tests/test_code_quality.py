@@ -4,6 +4,7 @@ what the rule allows, the server never reads the spec, and ruff and mypy are cle
 from __future__ import annotations
 
 import ast
+import graphlib
 import re
 import subprocess
 import sys
@@ -58,6 +59,57 @@ def test_each_layer_imports_only_what_the_architecture_allows(layer: str) -> Non
         if _imports_of(p) - ALLOWED[layer]
     }
     assert not broken, f"layer {layer} imports what ARCHITECTURE.md forbids: {broken}"
+
+
+def _module_of(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    """No circle of imports, not even one only a type checker follows (``TYPE_CHECKING``) or
+    one inside a function: a circle means two ideas that cannot be read apart."""
+    modules = {_module_of(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        imported: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                # ``from package import module`` imports that module; ``from module import name``, the module.
+                imported.update(f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules
+                                else node.module for alias in node.names)
+        graph[name] = {other for other in imported if other in modules and other != name}
+    try:
+        list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as circle:
+        pytest.fail("modules import each other in a circle: " + " -> ".join(circle.args[1]))
+
+
+#: The generated machine's files, lowest first (ARCHITECTURE.md): each imports only lower rows.
+MACHINE_LAYERS = (("context",), ("foreign",), ("machine",), ("draws",), ("probes", "teardown"), ("rules",))
+
+
+def test_the_machine_s_files_import_only_the_layers_below_them() -> None:
+    row = {name: index for index, names in enumerate(MACHINE_LAYERS) for name in names}
+    upward = {
+        f"suite/{name}.py imports suite/{other}.py": (index, row[other])
+        for name, index in row.items()
+        for other in _suite_imports(PACKAGE / "suite" / f"{name}.py")
+        if other in row and row[other] >= index
+    }
+    assert not upward, f"the machine's layers import upwards or sideways (see ARCHITECTURE.md): {upward}"
+
+
+def _suite_imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module == "cxpay_conformance.suite":
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("cxpay_conformance.suite."):
+            found.add((node.module or "").split(".")[2])
+    return found
 
 
 def test_the_server_never_mentions_the_spec_files() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from cxpay_conformance.errors import ConformanceFailure, ImplementationUnreachable
 from cxpay_conformance.model import ObjectMachines
@@ -18,9 +18,6 @@ from cxpay_conformance.suite.coverage import Coverage
 from cxpay_conformance.suite.openapi import OpenAPIContract
 from cxpay_conformance.suite.patience import Patience
 from cxpay_conformance.suite.receiver import WebhookReceiver
-
-if TYPE_CHECKING:
-    from cxpay_conformance.suite.machine import ConformanceMachine
 
 
 @dataclass
@@ -78,6 +75,40 @@ class FirstFailure:
     check: str
 
 
+class Example(Protocol):
+    """One example of the generated state machine, as the run and the second merchant's
+    payments see it. The machine is :class:`~cxpay_conformance.suite.machine.ConformanceMachine`;
+    this is what the modules it imports may ask of it, so that none of them imports it back."""
+
+    ctx: SuiteContext
+    steps: list[Step]
+    exchanges: list[Exchange]
+    predictions: dict[int, Prediction]
+    ids: dict[str, str]
+    counted: bool
+
+    @property
+    def failure(self) -> ConformanceFailure | None: ...
+
+    @property
+    def failed(self) -> bool: ...
+
+    def every_id(self) -> dict[str, str]: ...
+
+    def begin(self, actor: str, event: str, story: str, expected: str) -> Step: ...
+
+    def perform(self, operation_id: str, key: str | None, body: Any = None, *, api_key: Any = ...,
+                keyed: bool = False, idempotency_key: str | None = None,
+                object_id: str | None = None) -> Exchange: ...
+
+    def predict(self, exchange: Exchange, status: int, code: str | None = None,
+                object_status: str | None = None, *, same_as: Exchange | None = None) -> None: ...
+
+    def rejected(self, exchange: Exchange, rejection: Rejection | None) -> None: ...
+
+    def run(self, name: str, *args: Any, **kwargs: Any) -> None: ...
+
+
 @dataclass
 class SuiteContext:
     """Everything the generated machines share during one run."""
@@ -97,13 +128,13 @@ class SuiteContext:
     steps: int = 0
     requests: int = 0
     checks_run: Counter[str] = field(default_factory=Counter)
-    current: ConformanceMachine | None = None
+    current: Example | None = None
     #: The latest example that failed a check: what is reported if Hypothesis cannot replay it.
-    failing: ConformanceMachine | None = None
+    failing: Example | None = None
     listener: Callable[[SuiteContext], None] | None = None
     fatal: ImplementationUnreachable | None = None
-    #: Strategies built once per run and reused by every example (machine._params_strategy,
-    #: machine._sampled, machine._or_none), each under a key that starts with its kind.
+    #: Strategies built once per run and reused by every example (draws.params_strategy,
+    #: draws.sampled, draws.or_none), each under a key that starts with its kind.
     strategies: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     #: The webhook types no longer waited for long at quiescence (suite/patience.py).
     patience: Patience = field(init=False)
@@ -119,16 +150,16 @@ class SuiteContext:
         self.creating = next(e for e in self.spec.events.values() if e.creates)
         self.clock_event = next(e for e in self.spec.events.values() if e.due is not None)
 
-    def begin_example(self, machine: ConformanceMachine) -> None:
+    def begin_example(self, machine: Example) -> None:
         self.current = machine
 
-    def end_example(self, machine: ConformanceMachine) -> None:
+    def end_example(self, machine: Example) -> None:
         if machine.steps:  # Hypothesis also starts examples it abandons before any step
             self.examples += 1
             machine.counted = True
             self.notify()
 
-    def example_failed(self, machine: ConformanceMachine, failure: ConformanceFailure) -> None:
+    def example_failed(self, machine: Example, failure: ConformanceFailure) -> None:
         """Note the run's first failure (the listener, a progress bar, learns that shrinking began)."""
         if self.first_failure is None:
             self.first_failure = FirstFailure(self.clock() - self.started,
@@ -156,3 +187,9 @@ def rejection_words(rejection: Rejection | None, state: str | None) -> str:
     where = f" (it is {state})" if state else ""
     return f"rejected: {rejection.status} {rejection.type}/{rejection.code}{where}"
 
+
+def brief(params: Mapping[str, Any], lead: str = "") -> str:
+    """Parameters as a story shows them: ``amount=1000, currency=usd`` (after ``lead``)."""
+    if not params:
+        return ""
+    return lead + ", ".join(f"{k}={v}" for k, v in params.items())

@@ -1,6 +1,6 @@
 """The second merchant's own payments, made so that the tenant probe can go both ways.
 
-The tenant probe of :mod:`.machine` mostly tries the second merchant's key on our objects. An
+The tenant probe of :mod:`.probes` mostly tries the second merchant's key on our objects. An
 ownership test written with an ordering (``owner < intruder`` instead of ``owner != intruder``)
 passes every such probe when our merchant's id happens to sort first, so the probe must also try
 our key on the second merchant's objects. :class:`ForeignPayments` makes those objects: the
@@ -13,16 +13,13 @@ event name of the spec appears here.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cxpay_conformance.model import World
 from cxpay_conformance.spec import Event
 from cxpay_conformance.suite.adapter import Exchange
-from cxpay_conformance.suite.context import rejection_words
+from cxpay_conformance.suite.context import Example, rejection_words
 from cxpay_conformance.suite.requests import body_for
-
-if TYPE_CHECKING:
-    from cxpay_conformance.suite.machine import ConformanceMachine
 
 
 class ForeignPayments:
@@ -33,7 +30,7 @@ class ForeignPayments:
     >>> foreign.read(key).answer        # ... and reads one of its objects with its own key
     """
 
-    def __init__(self, machine: ConformanceMachine, api_key: str) -> None:
+    def __init__(self, machine: Example, api_key: str) -> None:
         self.machine = machine
         self.api_key = api_key
         self.world = World(machine.ctx.spec, machines=machine.ctx.machines)

@@ -81,6 +81,7 @@ class OpenAPIContract:
         self.document = document
         self.path = path
         self.operations: dict[str, Operation] = {}
+        self._request_schemas: dict[str, dict[str, Any]] = {}
         for template, item in (document.get("paths") or {}).items():
             for method, op in (item or {}).items():
                 if not isinstance(op, dict) or "operationId" not in op:
@@ -236,6 +237,15 @@ class OpenAPIContract:
         if check is None:
             check = self._checks[("webhook", event_type)] = self._check(schema)
         return check.problems(body)
+
+    def request_schema(self, operation_id: str) -> dict[str, Any]:
+        """The request body schema of ``operation_id``, resolved (see :meth:`resolved`) once:
+        the idempotency probe asks for it at every step."""
+        schema = self._request_schemas.get(operation_id)
+        if schema is None:
+            operation = self.operations[operation_id]
+            schema = self._request_schemas[operation_id] = self.resolved(operation.request_schema or {})
+        return schema
 
     def resolved(self, schema: dict[str, Any]) -> dict[str, Any]:
         """``schema`` with every local ``$ref`` inlined (for tools that want a self-contained schema)."""

@@ -29,9 +29,9 @@ from cxpay_conformance.suite.adapter import USE_DEFAULT_KEY, Adapter, Exchange
 from cxpay_conformance.suite.config import SuiteConfig
 from cxpay_conformance.suite.context import FirstFailure, Prediction, Step, SuiteContext
 from cxpay_conformance.suite.coverage import Coverage
-from cxpay_conformance.suite.machine import ConformanceMachine, build_machine
 from cxpay_conformance.suite.preflight import Checked, adapter_for, preflight
 from cxpay_conformance.suite.receiver import Delivery, WebhookReceiver
+from cxpay_conformance.suite.rules import build_machine
 
 #: Examples per Hypothesis run: the work is split into seeded batches of this size.
 BATCH = 10
@@ -122,17 +122,11 @@ def run_suite(
         story=list(ctx.current.steps) if failure and ctx.current else [], flaky=flaky,
         hypothesis_output=output,
         exchanges=list(last.exchanges) if last else [],
-        ids=_ids_of(last) if last else {},
+        ids=last.every_id() if last else {},
         predictions=dict(last.predictions) if last else {},
         webhook_timeline=timeline,
         first_failure=ctx.first_failure if failure is not None else None,
     )
-
-
-def _ids_of(machine: ConformanceMachine) -> dict[str, str]:
-    """Every id of ``machine``'s example, ours and the second merchant's, by model key."""
-    foreign = machine.foreign.ids if machine.foreign is not None else {}
-    return {**machine.ids, **{f"second merchant {key}": value for key, value in foreign.items()}}
 
 
 def _explore(ctx: SuiteContext, seed: int) -> tuple[ConformanceFailure | None, bool, str, list[str]]:

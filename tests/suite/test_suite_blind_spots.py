@@ -25,9 +25,10 @@ from cxpay_conformance.spec import load_spec
 from cxpay_conformance.suite import HttpAdapter, run_suite
 from cxpay_conformance.suite.checks import select
 from cxpay_conformance.suite.context import SuiteContext
-from cxpay_conformance.suite.machine import ConformanceMachine, build_machine
 from cxpay_conformance.suite.openapi import OpenAPIContract
+from cxpay_conformance.suite.probes import ProbingMachine
 from cxpay_conformance.suite.report import story
+from cxpay_conformance.suite.rules import GeneratedMachine, build_machine
 from tests.suite.conftest import config_for
 from tests.suite.faulty import Running, blind_spot, serve
 
@@ -38,7 +39,7 @@ APPROVED = "4242424242424242"  # approved by the network, no 3D Secure
 
 
 @contextmanager
-def one_example(target: Running | EmbeddedServer) -> Iterator[ConformanceMachine]:
+def one_example(target: Running | EmbeddedServer) -> Iterator[GeneratedMachine]:
     """A fresh example of the generated machine against ``target``, every check selected,
     without a webhook receiver (the webhooks are another test's business)."""
     config = config_for(target, settle_timeout=0.0)
@@ -52,7 +53,7 @@ def one_example(target: Running | EmbeddedServer) -> Iterator[ConformanceMachine
         adapter.close()
 
 
-def captured(machine: ConformanceMachine) -> None:
+def captured(machine: GeneratedMachine) -> None:
     """Create a payment, pay it with a card the network approves, and let the network answer."""
     payment = machine.create_payment(dict(BODY))
     root = machine.world.root_of(payment).key
@@ -91,7 +92,7 @@ def test_a_charge_that_settles_a_second_late_is_caught_on_the_second_it_is_due()
 # --- Idempotency-Key length -------------------------------------------------------------------
 
 
-def _key_length(machine: ConformanceMachine, length: int) -> None:
+def _key_length(machine: GeneratedMachine, length: int) -> None:
     payment = machine.create_payment(dict(BODY))
     root = machine.world.root_of(payment).key
     anywhere = next(e for e in SPEC.events.values() if e.name == "expire_session")
@@ -122,7 +123,7 @@ def test_an_implementation_that_takes_keys_of_any_length_is_caught(length: int) 
 # --- tenant isolation, the other way ------------------------------------------------------------
 
 
-def _theirs(machine: ConformanceMachine) -> list[str]:
+def _theirs(machine: GeneratedMachine) -> list[str]:
     """The second merchant creates a payment and pays it: a session, an intent and a charge."""
     assert machine.foreign is not None
     machine.foreign.create(dict(BODY))
@@ -170,18 +171,18 @@ def test_an_endpoint_of_the_second_merchant_that_our_key_deletes_is_caught() -> 
 def test_exploration_sends_every_key_length_and_tries_our_key_on_their_objects(reference: Any) -> None:
     sent: set[int] = set()
     intrusions: list[str] = []
-    key_of_length, intrude = ConformanceMachine.key_of_length, ConformanceMachine.intrude
+    key_of_length, intrude = ProbingMachine.key_of_length, ProbingMachine.intrude
 
-    def spy_key(self: ConformanceMachine, length: int, *args: Any) -> None:
+    def spy_key(self: GeneratedMachine, length: int, *args: Any) -> None:
         sent.add(length)
         key_of_length(self, length, *args)
 
-    def spy_intrude(self: ConformanceMachine, key: str, *args: Any) -> None:
+    def spy_intrude(self: GeneratedMachine, key: str, *args: Any) -> None:
         intrusions.append(key)
         intrude(self, key, *args)
 
-    ConformanceMachine.key_of_length = spy_key  # type: ignore[method-assign]
-    ConformanceMachine.intrude = spy_intrude  # type: ignore[method-assign]
+    ProbingMachine.key_of_length = spy_key  # type: ignore[method-assign]
+    ProbingMachine.intrude = spy_intrude  # type: ignore[method-assign]
     try:
         # Which examples a seed draws depends on the Hypothesis version: a few seeds in turn
         # until every length was sent, so that the test is about the suite, not one release.
@@ -192,6 +193,6 @@ def test_exploration_sends_every_key_length_and_tries_our_key_on_their_objects(r
             if sent == {0, 1, 255, 256} and intrusions:
                 break
     finally:
-        ConformanceMachine.key_of_length, ConformanceMachine.intrude = key_of_length, intrude  # type: ignore[method-assign]
+        ProbingMachine.key_of_length, ProbingMachine.intrude = key_of_length, intrude  # type: ignore[method-assign]
     assert sent == {0, 1, 255, 256}
     assert intrusions
