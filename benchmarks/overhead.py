@@ -33,7 +33,7 @@ from ceiling import bare_receiver, prepare, replay
 from hypothesis.strategies import DataObject
 
 from cxpay_conformance.model import World
-from cxpay_conformance.suite import checks, machine, runner
+from cxpay_conformance.suite import checks, machine, preflight
 from cxpay_conformance.suite._compat import rule_choice_method
 from cxpay_conformance.suite.http_adapter import HttpAdapter
 from cxpay_conformance.suite.openapi import OpenAPIContract
@@ -58,7 +58,7 @@ PARTS: dict[str, tuple[tuple[Any, str], ...]] = {
         ("check", "invariants")),
     "webhooks at quiescence: waiting, signatures, comparing": (
         (WebhookReceiver, "wait_for"), ("check", "webhooks"), ("check", "signatures")),
-    "loading the spec and the OpenAPI document": ((runner, "load_spec"), (OpenAPIContract, "load")),
+    "loading the spec and the OpenAPI document": ((preflight, "load_spec"), (OpenAPIContract, "load")),
     "the steps' own code: requests, stories, ids, bookkeeping": tuple(
         (GeneratedMachine, name) for name in (
             "perform", "run", "wire", "expected", "bind", "observe", "verify_payments", "record", "begin",

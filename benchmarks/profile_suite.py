@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from _harness import EXAMPLES, MODES, SEED, STEPS, Sent, adapter_for, contract, fresh_server, table
+from _harness import EXAMPLES, MODES, SEED, STEPS, Sent, adapter_for, contract, footer, fresh_server, table
 
 from cxpay_conformance.spec import load_spec
 from cxpay_conformance.suite import USE_DEFAULT_KEY, Exchange, HttpAdapter, SuiteConfig, run_suite
@@ -231,6 +231,8 @@ def main() -> None:
     print(table(["function (own time)", "time", "share"],
                 [[name, f"{seconds:.3f} s", f"{100 * seconds / total:.1f} %"]
                  for name, seconds in selfs.most_common(args.top)]))
+    print()
+    print(footer())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,47 @@
+"""Every benchmark still runs: each script, on the smallest workload it takes, ends with the
+command that reproduces its numbers. Speed is not tested here (docs/benchmarks.md has the
+numbers); a benchmark that a refactor broke is, since nobody would notice until the next
+measurement."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--examples", "2", "--steps", "3", "--seed", "1"]
+
+#: script -> the arguments of its smallest run (loopback and in-process targets only).
+RUNS = {
+    "ceiling.py": [*TINY, "--reps", "1", "--modes", "in-process"],
+    "overhead.py": [*TINY, "--reps", "1", "--modes", "in-process"],
+    "suite_throughput.py": [*TINY, "--reps", "1", "--modes", "in-process"],
+    "scaling.py": ["--sizes", "1,2", "--steps", "3", "--reps", "1", "--seed", "1", "--mode", "in-process"],
+    "profile_suite.py": [*TINY, "--target", "in-process", "--top", "3"],
+}
+
+
+def test_every_benchmark_script_is_run_here() -> None:
+    scripts = {p.name for p in (ROOT / "benchmarks").glob("*.py") if not p.name.startswith("_")}
+    # These two start whole pytest or Schemathesis runs; their --help is checked below.
+    assert scripts - set(RUNS) == {"head_to_head.py", "xdist_speedup.py"}
+
+
+@pytest.mark.parametrize("script", sorted(RUNS))
+def test_the_benchmark_runs_on_a_tiny_workload(script: str) -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *RUNS[script]],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    assert f"python benchmarks/{script}" in done.stdout, done.stdout[-2000:]
+
+
+@pytest.mark.parametrize("script", ["head_to_head.py", "xdist_speedup.py"])
+def test_the_longer_benchmarks_at_least_load(script: str) -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--help"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "usage:" in done.stdout
