@@ -3,7 +3,9 @@
 Everything here is generated from a loaded :class:`~cxpay_conformance.spec.Spec`; no state
 or event name appears in the code, so a state added to ``cxpay.yaml`` shows up in the next
 render. :func:`render_diagrams` writes one diagram per object type (``<object>.dot`` and
-``.svg``), an ``overview`` of all object types with the effects between them, and
+``.svg``, drawn top to bottom), an ``overview`` of how the object types move each other (a
+row per transition with cross-object effects, a column per object type; every diagram is at
+most about 1000 pt wide, so that it reads at page width), and
 ``diagrams.md`` with a Mermaid diagram per object type that GitHub renders.
 :func:`render_coverage` draws the same diagrams with each transition's hit count, never-fired
 transitions red and dashed. SVGs need Graphviz's ``dot`` program; without it the DOT and

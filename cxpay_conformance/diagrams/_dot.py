@@ -1,22 +1,27 @@
 """DOT source of the diagrams, built with the ``graphviz`` package.
 
 One diagram per object type (its states, its transitions and the moves that other objects'
-effects cause in it) and one overview (a cluster per object type, each with its own
-transitions, and a dashed arrow for every cross-object effect, leaving the transition that
-causes it). A transition that leaves several states is drawn as one labelled arrow out of a
+effects cause in it), drawn top to bottom so that it reads at page width, and one overview of
+how the objects move each other: a row per transition that has effects, a column per object
+type, each cell the state an object moves into (solid for the transition's own move, dashed for
+a move its effects cause), so that it stays as narrow as its columns. A transition that leaves
+several states is drawn as one labelled arrow out of a
 junction dot that those states feed, so that each transition carries its label (and, in a
 coverage overlay, its count) once. Node ids are the spec's lower-case names; the ids this
-module adds (``START``, ``J_…``, ``LEGEND_…``) hold upper-case letters, so they never clash.
+module adds (``START``, ``J_…``, ``E_…``, ``GAP_…``, ``EVENTS…``, ``LEGEND``) hold upper-case
+letters, so they never clash.
 """
 
 from __future__ import annotations
 
 import html
+import itertools
+import textwrap
 from collections.abc import Iterable, Sequence
 
 import graphviz
 
-from cxpay_conformance.diagrams._graph import Arrow, arrows_into, effect_links
+from cxpay_conformance.diagrams._graph import Arrow, Move, arrows_into, effect_rows
 from cxpay_conformance.diagrams._style import (
     FONT,
     INITIAL_BORDER,
@@ -34,6 +39,8 @@ from cxpay_conformance.diagrams._style import (
 from cxpay_conformance.spec.types import ObjectType, Spec, State, Transition
 
 START = "START"
+EVENTS = "EVENTS"
+_ORIGIN_WIDTH = 40
 _START_ATTRS = {"shape": "point", "width": "0.18", "style": "filled", "fillcolor": INK,
                 "color": INK, "label": ""}
 
@@ -67,50 +74,107 @@ def object_dot(spec: Spec, obj: ObjectType, styler: Styler, *, comment: str) -> 
 
 
 def overview_dot(spec: Spec, styler: Styler, *, comment: str) -> str:
-    """The DOT source of the overview: a cluster per object type, effects dashed between them."""
-    graph = _new_graph("overview", f"{spec.title} {spec.version}: objects and cross-object effects",
-                       comment)
-    # newrank aligns the clusters' ranks, which keeps each object's flow left to right and its
-    # terminal states in one column; the extra room keeps effect labels apart.
-    graph.attr(newrank="true", nodesep="0.6", ranksep="0.9")
-    links = effect_links(spec)
+    """The DOT source of the overview: a row per transition with effects, a column per object.
+
+    Each row starts at the transition's event, whose arrow leads to the move of the object it
+    belongs to (solid border); dashed arrows lead from there to the moves its effects cause in
+    the other objects (dashed borders). Transitions without effects, and the states no row
+    moves into, are left to the per-object diagrams, which the title says.
+    """
+    graph = _new_graph("overview", "", comment)
+    graph.attr(label=_overview_title(spec), newrank="true", nodesep="0.3", ranksep="0.2")
+    rows = effect_rows(spec)
+    columns: dict[str, list[tuple[str, dict[str, str]]]] = {EVENTS: []}
+    columns.update({name: [] for name in spec.objects})
+    order: list[list[str]] = []
+    arrows: list[tuple[str, str, dict[str, str]]] = []
     drawn: list[Arrow] = []
-    for obj in spec.objects.values():
-        own = [t for t in spec.transitions if t.object == obj.name]
-        with graph.subgraph(name=f"cluster_{obj.name}") as cluster:
-            cluster.attr(label=obj.name, style="rounded", color=MUTED, fontcolor=INK,
-                         fontsize="13", margin="14")
-            for state in obj.states.values():
-                arrows_in = [t for t in own if t.to == state.name]
-                arrows_in += [link.transition for link in links
-                              if (link.object, link.state) == (obj.name, state.name)]
-                cluster.node(_node(obj.name, state.name),
-                             **_state_attrs(state, styler.unentered(state, arrows_in)))
-            if any(t.creates for t in own):
-                cluster.node(_node(obj.name, START), **_START_ATTRS)
-            for transition in own:
-                actor = spec.events[transition.event].actor
-                drawn.append(Arrow(transition, actor, transition.from_states, transition.to))
-                _draw(
-                    cluster,
-                    sources=[_node(obj.name, s) for s in transition.from_states or (START,)],
-                    target=_node(obj.name, transition.to),
-                    label=dot_label(transition.label(), styler.suffix(transition)),
-                    attrs=styler.edge(transition, actor, induced=False),
-                    junction=_junction(transition),
-                    source_attrs=[styler.source(transition, s) for s in transition.from_states],
-                    force_junction=bool(transition.effects),
-                )
-    for link in links:
-        graph.edge(
-            _junction(link.transition),
-            _node(link.object, link.state),
-            label=dot_label(link.label(), styler.suffix(link.transition)),
-            **styler.edge(link.transition, link.actor, induced=True),
-        )
-        drawn.append(Arrow(link.transition, link.actor, (), link.state, link.effect))
+    for row in rows:
+        transition = row.transition
+        own = styler.edge(transition, row.actor, induced=False)
+        induced = styler.edge(transition, row.actor, induced=True)
+        event = f"{EVENTS}_t{transition.index}"
+        columns[EVENTS].append((event, _event_attrs(transition, styler, first_colour(own))))
+        cells: dict[str, list[str]] = {EVENTS: [event]}
+        cause = _junction(transition)
+        columns[transition.object].append(
+            (cause, _move_attrs(spec, row.own, styler, first_colour(own))))
+        cells.setdefault(transition.object, []).append(cause)
+        arrows.append((event, cause, own))
+        drawn.append(Arrow(transition, row.actor, transition.from_states, transition.to))
+        for number, move in enumerate(row.effects):
+            cell = _node(move.object, f"E_t{transition.index}e{number}")
+            columns[move.object].append(
+                (cell, _move_attrs(spec, move, styler, first_colour(induced))))
+            cells.setdefault(move.object, []).append(cell)
+            arrows.append((cause, cell, induced))
+            drawn.append(Arrow(transition, row.actor, move.sources, move.state, move.effect))
+        for name, column in columns.items():
+            if name not in cells:
+                # An invisible cell keeps the columns in their order on a row that skips one.
+                gap = _node(name, f"GAP_t{transition.index}")
+                column.append((gap, {"label": "", "style": "invis", "width": "0.3", "height": "0.3"}))
+                cells[name] = [gap]
+        order.append([cell for name in columns for cell in cells[name]])
+    _lay_out(graph, columns, order)
+    for tail, head, attrs in arrows:
+        graph.edge(tail, head, **attrs)
     _legend(graph, styler, drawn)
+    if order:
+        graph.edge(order[-1][0], "LEGEND", style="invis")
     return graph.source
+
+
+def _lay_out(graph: graphviz.Digraph, columns: dict[str, list[tuple[str, dict[str, str]]]],
+             order: list[list[str]]) -> None:
+    """A cluster per column; each row's cells on one rank, in column order, rows in order."""
+    for name, column in columns.items():
+        with graph.subgraph(name=f"cluster_{name}") as cluster:
+            cluster.attr(label="event" if name == EVENTS else name, style="rounded", color=MUTED,
+                         fontcolor=INK, fontsize="13", margin="10")
+            for node, attrs in column:
+                cluster.node(node, **attrs)
+    for row in order:
+        with graph.subgraph() as same:
+            same.attr(rank="same")
+            for node in row:
+                same.node(node)
+        for left, right in itertools.pairwise(row):
+            graph.edge(left, right, style="invis")
+    for above, below in itertools.pairwise(order):
+        graph.edge(above[0], below[0], style="invis")
+
+
+def _overview_title(spec: Spec) -> str:
+    note = ("Each row: a transition that moves other objects (solid border) and the moves its "
+            "effects cause (dashed).<br/>Every state and transition of an object: its own "
+            "diagram.")
+    return (f'<<font point-size="16">{html.escape(spec.title)} {html.escape(spec.version)}: '
+            f'how the objects move each other</font><br/><font point-size="10" color="{MUTED}">'
+            f"{note}</font>>")
+
+
+def _event_attrs(transition: Transition, styler: Styler, colour: str) -> dict[str, str]:
+    label = dot_label(transition.label(), styler.suffix(transition))
+    return {"label": label, "style": "rounded", "color": colour, "fontcolor": colour}
+
+
+def _move_attrs(spec: Spec, move: Move, styler: Styler, colour: str) -> dict[str, str]:
+    """A cell of the overview: the state moved into, under where it moves from."""
+    state = spec.objects[move.object].states[move.state]
+    arrows_in = [a.transition for a in arrows_into(spec, spec.objects[move.object])
+                 if a.target == state.name]
+    attrs = _state_attrs(state, styler.unentered(state, arrows_in))
+    # A long list of from-states wraps, so that one cell does not widen its whole column.
+    lines = textwrap.wrap(move.origin(), _ORIGIN_WIDTH, break_on_hyphens=False)
+    origin = f'<font point-size="9" color="{MUTED}">{"<br/>".join(map(html.escape, lines))}</font>'
+    attrs.update(label=f"<{origin}<br/><b>{html.escape(state.name)}</b>>", color=colour,
+                 fontsize="11", margin="0.1,0.04")
+    if move.effect is None:
+        attrs["penwidth"] = "2"
+    else:
+        attrs.update(style="rounded,dashed,filled", penwidth="1")
+    return attrs
 
 
 def dot_label(text: str, suffix: str = "") -> str:
@@ -123,7 +187,7 @@ def dot_label(text: str, suffix: str = "") -> str:
 
 def _new_graph(name: str, title: str, comment: str) -> graphviz.Digraph:
     graph = graphviz.Digraph(name=name, comment=comment)
-    graph.attr(rankdir="LR", label=title, labelloc="t", fontname=FONT, fontsize="16",
+    graph.attr(rankdir="TB", label=title, labelloc="t", fontname=FONT, fontsize="16",
                fontcolor=INK, nodesep="0.35", ranksep="0.55", pad="0.3")
     graph.attr("node", shape="box", style="rounded,filled", fillcolor="white", color=INK,
                fontname=FONT, fontsize="12", fontcolor=INK, margin="0.16,0.06")

@@ -5,7 +5,8 @@ of them show the same arrows in the same order. An object's diagram holds its ow
 and, so that no state looks unreachable, the moves that effects of other objects'
 transitions cause in it (a child's ``set`` effect that moves its owner, an owner's
 ``create`` effect that makes a child). Order follows the spec file: transitions in file
-order, each followed by its effects.
+order, each followed by its effects. The overview reads :func:`effect_rows`: each
+transition that has effects, with its own move and the moves it causes in other objects.
 """
 
 from __future__ import annotations
@@ -51,29 +52,44 @@ class Arrow:
 
 
 @dataclass(frozen=True, slots=True)
-class EffectLink:
-    """A cross-object effect for the overview: ``transition`` moves ``object``.``state``.
+class Move:
+    """One object's move in a row of the overview: into ``state`` of ``object``.
 
-    ``from_live`` says the effect's from-states are exactly the target's non-terminal states
-    (three or more of them), which the label says in two words instead of listing them.
+    ``sources`` are the states it leaves (empty: created, or for an effect with no
+    from-states, any state); ``effect`` is None for the move of the transition itself.
+    ``live`` says the sources are exactly the object's non-terminal states (three or more),
+    which :meth:`origin` says in two words instead of listing them.
     """
+
+    object: str
+    state: str
+    sources: tuple[str, ...]
+    effect: Effect | None = None
+    live: bool = False
+
+    @property
+    def created(self) -> bool:
+        if self.effect is not None:
+            return self.effect.kind == "create"
+        return not self.sources
+
+    def origin(self) -> str:
+        """``created``, ``from <state> | <state>``, ``from not terminal`` or ``from any``."""
+        if self.created:
+            return "created"
+        if not self.sources:
+            return "from any"
+        return "from " + ("not terminal" if self.live else " | ".join(self.sources))
+
+
+@dataclass(frozen=True, slots=True)
+class EffectRow:
+    """A transition with cross-object effects: its own move, and the moves its effects cause."""
 
     transition: Transition
     actor: str
-    effect: Effect
-    object: str
-    state: str
-    from_live: bool = False
-
-    def label(self) -> str:
-        """``create <link>``, or ``set <path> [if <state>|<state>]``."""
-        path = self.effect.path or "itself"
-        if self.effect.kind == "create":
-            return f"create {path}"
-        if not self.effect.from_states:
-            return f"set {path}"
-        condition = "not terminal" if self.from_live else "|".join(self.effect.from_states)
-        return f"set {path} [if {condition}]"
+    own: Move
+    effects: tuple[Move, ...]
 
 
 def actor_of(spec: Spec, transition: Transition) -> str:
@@ -105,17 +121,35 @@ def arrows_into(spec: Spec, obj: ObjectType) -> tuple[Arrow, ...]:
     return tuple(arrows)
 
 
-def effect_links(spec: Spec) -> tuple[EffectLink, ...]:
-    """Every effect of every transition, with the object type and state it moves to."""
-    links = []
+def effect_rows(spec: Spec) -> tuple[EffectRow, ...]:
+    """Every transition that has effects, in file order, with the moves it causes.
+
+    >>> [m.origin() for m in effect_rows(spec)[0].effects]   # the root creates its child
+    ['created']
+    """
+    rows = []
     for transition in spec.transitions:
-        for effect in transition.effects:
-            target = effect_target(spec, transition, effect)
-            live = {s.name for s in target.states.values() if not s.terminal}
-            from_live = len(live) > 2 and set(effect.from_states) == live
-            links.append(EffectLink(transition, actor_of(spec, transition), effect, target.name,
-                                    effect.state, from_live=from_live))
-    return tuple(links)
+        if not transition.effects:
+            continue
+        own = spec.objects[transition.object]
+        moves = tuple(
+            Move(target.name, effect.state, effect.from_states, effect,
+                 _all_live(target, effect.from_states))
+            for effect in transition.effects
+            for target in [effect_target(spec, transition, effect)]
+        )
+        rows.append(EffectRow(
+            transition, actor_of(spec, transition),
+            Move(own.name, transition.to, transition.from_states,
+                 live=_all_live(own, transition.from_states)),
+            moves,
+        ))
+    return tuple(rows)
+
+
+def _all_live(obj: ObjectType, states: tuple[str, ...]) -> bool:
+    live = {s.name for s in obj.states.values() if not s.terminal}
+    return len(live) > 2 and set(states) == live
 
 
 def _effect_sources(obj: ObjectType, effect: Effect) -> tuple[str, ...]:

@@ -34,7 +34,10 @@ def diagrams_markdown(spec: Spec, svg_names: list[str]) -> str:
         _generated(spec, f"`{DIAGRAMS_COMMAND}`", "change the spec and regenerate"),
         "One state diagram per object type, drawn from the spec. The Graphviz renderings "
         "colour each arrow by actor, and the overview shows how the objects move each "
-        f"other: {links}.\n",
+        f"other: {links}. The overview has a row per transition that moves other objects: "
+        "its event, the move of the object it belongs to (solid border) and the moves its "
+        "effects cause in the others (dashed); every state and every transition of an object "
+        "is in that object's own diagram.\n",
         "**Legend.** `[*] --> state`: the object is created in that state (initial states "
         "are filled blue). `state --> [*]`: a terminal state (grey, thick border), which "
         "never changes again. An arrow's label is `event [guard] (actor)`; "

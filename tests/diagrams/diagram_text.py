@@ -66,7 +66,8 @@ def parse_dot(text: str) -> DotGraph:
         attrs = parse_attrs(match["attrs"] or "")
         a, b = _unquote(match["a"]), match["b"]
         if b is None:
-            graph.nodes[a] = attrs
+            # A node named again (in a `rank=same` group) keeps the attributes it was given.
+            graph.nodes.setdefault(a, {}).update(attrs)
         else:
             graph.edges.append(DotEdge(a, _unquote(b), attrs))
     return graph

@@ -4,6 +4,7 @@ state, event, transition and effect drawn with no change to the code."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -64,24 +65,51 @@ def test_every_effect_is_an_arrow_in_the_diagram_of_the_object_it_moves(spec: Sp
     assert checked >= 10
 
 
-def test_the_overview_has_a_cluster_per_object_and_a_dashed_arrow_per_effect(spec: Spec) -> None:
+def cell_state(graph: DotGraph, node: str) -> str:
+    """The state an overview cell shows moving into (its bold line)."""
+    found = re.search(r"<b>([^<]+)</b>", graph.nodes[node]["label"])
+    assert found, graph.nodes[node]
+    return found[1]
+
+
+def test_the_overview_has_a_column_per_object_and_a_row_per_transition_with_effects(
+    spec: Spec,
+) -> None:
     text = diagram_texts(spec)["overview.dot"]
     for obj in spec.objects:
         assert f"subgraph cluster_{obj} {{" in text
     graph = parse_dot(text)
+    with_effects = [t for t in spec.transitions if t.effects]
+    assert len(with_effects) >= 5
     for transition in spec.transitions:
+        event = f"EVENTS_t{transition.index}"
+        if not transition.effects:
+            assert event not in graph.nodes, transition.label()
+            continue
+        assert graph.nodes[event]["label"].replace("\\n", " ") == transition.label()
+        # The event leads to the transition's own move, a solid cell in its object's column.
         junction = f"{transition.object}.J_t{transition.index}"
-        for effect in transition.effects:
-            target = follow(spec, transition.object, effect.path).object.name
-            arrows = [e for e in graph.edges
-                      if e.tail == junction and e.head == f"{target}.{effect.state}"]
-            assert len(arrows) == 1, (junction, target, effect.state)
-            assert arrows[0].attrs["style"] == "dashed"
-            assert arrows[0].label.startswith(f"{effect.kind} {effect.path}")
-        if transition.effects:
-            # The junction dot is the transition itself: it leads to the transition's target.
-            assert [e.head for e in graph.edges if e.tail == junction
-                    and e.label == transition.label()] == [f"{transition.object}.{transition.to}"]
+        [own] = [e for e in graph.edges if e.tail == event and e.attrs.get("style") != "invis"]
+        assert own.head == junction
+        assert cell_state(graph, junction) == transition.to
+        assert "dashed" not in graph.nodes[junction].get("style", "")
+        # ... and from there a dashed arrow to a dashed cell per effect, in the moved object's column.
+        effects = [e for e in graph.edges if e.tail == junction and e.attrs.get("style") != "invis"]
+        assert len(effects) == len(transition.effects), transition.label()
+        for effect, arrow in zip(transition.effects, effects, strict=True):
+            target = follow(spec, transition.object, effect.path).object
+            assert arrow.head.startswith(f"{target.name}.E_t{transition.index}e"), arrow
+            assert (arrow.attrs["style"], arrow.attrs["arrowhead"]) == ("dashed", "onormal")
+            assert cell_state(graph, arrow.head) == effect.state
+            assert "dashed" in graph.nodes[arrow.head]["style"]
+            live = [s.name for s in target.states.values() if not s.terminal]
+            if effect.kind == "create":
+                origin = "created"
+            elif len(live) > 2 and set(effect.from_states) == set(live):
+                origin = "from not terminal"
+            else:
+                origin = "from " + (" | ".join(effect.from_states) or "any")
+            assert f">{origin}</font>" in graph.nodes[arrow.head]["label"], (arrow.head, origin)
 
 
 def test_initial_and_terminal_states_stand_out(spec: Spec) -> None:
@@ -173,10 +201,11 @@ def test_a_new_state_event_transition_and_effect_need_no_code_change(
     assert (induced.tail, induced.head) == ("succeeded", "failed")
 
     overview = parse_dot(diagram_texts(extended_spec)["overview.dot"])
-    assert "charge.disputed" in overview.nodes
     index = extended_spec.transitions[-1].index
-    assert any(e.tail == f"charge.J_t{index}" and e.head == "payment_intent.failed"
-               for e in overview.edges)
+    assert cell_state(overview, f"charge.J_t{index}") == "disputed"
+    [effect] = [e for e in overview.edges if e.tail == f"charge.J_t{index}"
+                and e.attrs.get("style") == "dashed"]
+    assert effect.head.startswith("payment_intent.") and cell_state(overview, effect.head) == "failed"
 
     blocks = mermaid_blocks(diagram_texts(extended_spec)["diagrams.md"])
     assert any(a.source == "succeeded" and a.target == "disputed" and a.label.startswith("dispute")
