@@ -191,7 +191,8 @@ def _build(data: dict[str, Any], positions: Positions, file: str, base_dir: Path
     missing = Rejection("(unknown)", 0, "", "")
     protocol = Protocol(
         **{role: rejections.get(protocol_raw[role], missing)
-           for role in ("missing_key", "invalid_key", "unknown_object", "key_reused", "key_length_invalid")},
+           for role in ("missing_key", "invalid_key", "unknown_object", "key_reused", "key_length_invalid",
+                        "key_in_flight")},
         idempotency_window=int(protocol_raw["idempotency_window"]),
         idempotency_key_length=(int(protocol_raw["idempotency_key_length"]["min"]),
                                 int(protocol_raw["idempotency_key_length"]["max"])),

@@ -120,8 +120,8 @@ class Rejection:
 @dataclass(frozen=True, slots=True)
 class Protocol:
     """What every request is subject to, whatever the event: the rejections that answer a
-    missing or unknown API key, another merchant's id, a reused Idempotency-Key and one whose
-    length is out of bounds; how long (test-clock seconds) an Idempotency-Key is remembered,
+    missing or unknown API key, another merchant's id, a reused Idempotency-Key, one whose
+    length is out of bounds and one still in flight in another request; how long (test-clock seconds) an Idempotency-Key is remembered,
     and the shortest and longest key accepted (``idempotency_key_length``, in characters)."""
 
     missing_key: Rejection
@@ -129,6 +129,7 @@ class Protocol:
     unknown_object: Rejection
     key_reused: Rejection
     key_length_invalid: Rejection
+    key_in_flight: Rejection
     idempotency_window: int
     idempotency_key_length: tuple[int, int]
 
