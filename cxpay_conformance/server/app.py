@@ -137,7 +137,10 @@ class Api:
     async def expire_session(self, request: Request) -> Response:
         session_id = _id(request)
         return await self._write(
-            request, no_parameters, lambda tx, _: actions.expire_session(tx, session_id)
+            request,
+            no_parameters,
+            lambda tx, _: actions.expire_session(tx, session_id),
+            locked=not injected(self.config.faults, "expire_and_network_both_apply"),
         )
 
     async def get_intent(self, request: Request) -> Response:
@@ -146,7 +149,10 @@ class Api:
     async def cancel_intent(self, request: Request) -> Response:
         intent_id = _id(request)
         return await self._write(
-            request, no_parameters, lambda tx, _: actions.cancel_intent(tx, intent_id)
+            request,
+            no_parameters,
+            lambda tx, _: actions.cancel_intent(tx, intent_id),
+            locked=not injected(self.config.faults, "double_cancel_voids_twice"),
         )
 
     async def get_charge(self, request: Request) -> Response:
@@ -211,7 +217,10 @@ class Api:
     async def answer_charge(self, request: Request) -> Response:
         charge_id = _id(request)
         return await self._write(
-            request, no_parameters, lambda tx, _: actions.answer_charge(tx, charge_id)
+            request,
+            no_parameters,
+            lambda tx, _: actions.answer_charge(tx, charge_id),
+            locked=not injected(self.config.faults, "expire_and_network_both_apply"),
         )
 
     async def advance_clock(self, request: Request) -> Response:

@@ -125,7 +125,10 @@ class InFlightKeys:
             if held != print_:
                 raise api_errors.idempotency_key_reused()
             raise api_errors.idempotency_key_in_use()
-        self._claimed[(merchant, key)] = print_
+        if not injected(self._faults, "idempotency_insert_after_work"):
+            # Held from here until the answer is committed: the insert after the work would
+            # leave a gap in which a second request finds nothing and does the work again.
+            self._claimed[(merchant, key)] = print_
         return Claim(merchant, key, print_)
 
     def release(self, claim: Claim) -> None:

@@ -30,9 +30,18 @@ from cxpay_conformance.server.transaction import Transaction
 
 Action = Callable[[Transaction], Answer]
 
-#: How long an unlocked write (the ``no_lock_in_pay`` fault) waits between reading and
-#: committing, as a real service would while the card network answers.
+#: How long a faulted write waits in its race window (the ``linearizability`` faults of
+#: :mod:`.faults`) between its check and its act, as a real service would while the card
+#: network or its database answers: long enough for a concurrent request to pass the same check.
 NETWORK_ROUND_TRIP = 0.05
+
+
+async def race_window() -> None:
+    """The pause of a faulted write between its check and its act (``no_lock_in_pay``,
+    ``idempotency_insert_after_work``, ``expire_and_network_both_apply``,
+    ``double_cancel_voids_twice``); never called without one of them. Looked up at each call,
+    so a test can replace it to hold requests there until they all overlap."""
+    await asyncio.sleep(NETWORK_ROUND_TRIP)
 
 
 def _nothing() -> None:
@@ -100,8 +109,13 @@ class Sandbox:
         An :class:`ApiError` the action raises is the answer; with an idempotency ``claim`` it
         is remembered like any other answer (the request ran: its object was missing or in
         the wrong state) and returned, without a claim it is raised. ``locked=False`` is only
-        for the ``no_lock_in_pay`` fault.
+        for the race faults that bypass the lock (``no_lock_in_pay`` and the like, see
+        :func:`race_window`): the write reads, waits in its race window, then commits.
         """
+        if claim is not None and injected(self.config.faults, "idempotency_insert_after_work"):
+            # The key was only looked up, not held (InFlightKeys.claim): until this request's
+            # answer is committed, a second request with the key passes the same look-up.
+            await race_window()
         lock = self._lock(merchant) if locked else contextlib.nullcontext()
         async with lock:
             now = self.store.clock(merchant)
@@ -121,7 +135,7 @@ class Sandbox:
             if claim is not None:
                 tx.work.idempotency.append(claim.record(answer, now))
             if not locked:
-                await asyncio.sleep(NETWORK_ROUND_TRIP)
+                await race_window()
             await self.store.commit(tx.work)
         if tx.work.deliveries:
             self._on_deliveries()
