@@ -121,8 +121,9 @@ class Rejection:
 class Protocol:
     """What every request is subject to, whatever the event: the rejections that answer a
     missing or unknown API key, another merchant's id, a reused Idempotency-Key, one whose
-    length is out of bounds and one still in flight in another request; how long (test-clock seconds) an Idempotency-Key is remembered,
-    and the shortest and longest key accepted (``idempotency_key_length``, in characters)."""
+    length is out of bounds and one still in flight in another request; how long (test-clock
+    seconds) an Idempotency-Key is remembered, and the shortest and longest key accepted
+    (``idempotency_key_length``, in characters)."""
 
     missing_key: Rejection
     invalid_key: Rejection
