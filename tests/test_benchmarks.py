@@ -21,6 +21,7 @@ RUNS = {
     "suite_throughput.py": [*TINY, "--reps", "1", "--modes", "in-process"],
     "scaling.py": ["--sizes", "1,2", "--steps", "3", "--reps", "1", "--seed", "1", "--mode", "in-process"],
     "profile_suite.py": [*TINY, "--target", "in-process", "--top", "3"],
+    "linearizability.py": ["--histories", "2", "--seed", "1"],
 }
 
 
