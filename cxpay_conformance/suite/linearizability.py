@@ -102,13 +102,14 @@ class Verdict:
 
     @property
     def dead_ends(self) -> int:
+        """How many dead ends the search met (every one, kept or not)."""
         return sum(self.reasons.values())
 
     def explain(self, limit: int = 6) -> str:
         """Why no order explains the history (or the witness order, or why the search cannot tell).
 
         >>> print(verdict.explain())  # doctest: +SKIP
-        No order of the 2 calls explains what was observed (2 dead ends, 3 states searched):
+        No order of the 2 calls explains what was observed (2 dead ends, 4 states searched):
           - after b0.0: branch 1, step 0: pay answered 200, but the model predicts 409 ...
           - after b1.0: branch 0, step 0: pay answered 200, but the model predicts 409 ...
         """
@@ -116,10 +117,9 @@ class Verdict:
             return (f"Linearizable: {', '.join(c.name for c in self.order)} explains every answer "
                     f"({self.explored} states searched).")
         if self.linearizable is None:
-            text = (f"Cannot tell: the search hit its bound of {self.bound} states per group before it "
+            return (f"Cannot tell: the search hit its bound of {self.bound} states per group before it "
                     f"found an order that explains the history or proved none does ({self.explored} "
                     "states searched); this is not a failure.")
-            return text
         lines = [f"No order of the {self.calls} calls explains what was observed ({self.dead_ends} dead "
                  f"{'end' if self.dead_ends == 1 else 'ends'}, {self.explored} states searched"
                  f"{f' in {self.groups} groups' if self.groups > 1 else ''}):"]
