@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -178,10 +178,11 @@ class RecordingAdapter:
     seconds: float = 0.0
 
     def perform(self, operation_id: str, object_id: str | None = None, body: Any = None, *,
-                api_key: Any = USE_DEFAULT_KEY, idempotency_key: str | None = None) -> Exchange:
+                api_key: Any = USE_DEFAULT_KEY, idempotency_key: str | None = None,
+                query: Mapping[str, str | int] | None = None) -> Exchange:
         started = time.perf_counter()
         exchange = self.inner.perform(operation_id, object_id, body, api_key=api_key,
-                                      idempotency_key=idempotency_key)
+                                      idempotency_key=idempotency_key, query=query)
         self.seconds += time.perf_counter() - started
         key = self.inner.api_key if api_key is USE_DEFAULT_KEY else api_key
         self.sent.append(Sent(operation_id, object_id, body, key, idempotency_key,

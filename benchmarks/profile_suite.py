@@ -28,7 +28,7 @@ import argparse
 import inspect
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,7 +74,8 @@ class CannedAdapter:
     position: int = 0
 
     def perform(self, operation_id: str, object_id: str | None = None, body: Any = None, *,
-                api_key: Any = USE_DEFAULT_KEY, idempotency_key: str | None = None) -> Exchange:
+                api_key: Any = USE_DEFAULT_KEY, idempotency_key: str | None = None,
+                query: Mapping[str, str | int] | None = None) -> Exchange:
         recorded = self.sent[self.position]
         self.position += 1
         if (recorded.operation_id, recorded.object_id) != (operation_id, object_id):

@@ -9,8 +9,8 @@ queue, a Python object)::
 
     class MyAdapter:
         def perform(self, operation_id, object_id=None, body=None, *, api_key=USE_DEFAULT_KEY,
-                    idempotency_key=None):
-            status, answer = my_sdk.call(operation_id, object_id, body)
+                    idempotency_key=None, query=None):
+            status, answer = my_sdk.call(operation_id, object_id, body, query)
             return Exchange(operation_id, "CALL", operation_id, body, status, answer)
 
         def close(self):
@@ -20,6 +20,7 @@ queue, a Python object)::
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, runtime_checkable
 
@@ -76,7 +77,9 @@ class Adapter(Protocol):
     """What the suite needs of an implementation: perform one operation of the contract.
 
     ``api_key`` is :data:`USE_DEFAULT_KEY` for the configured key, ``None`` for no key, or
-    another key string (the suite uses the second merchant's key and a made-up one). Raise
+    another key string (the suite uses the second merchant's key and a made-up one). ``query``
+    holds an operation's query parameters (``GET /events`` takes ``limit`` and
+    ``starting_after``), None for none. Raise
     :class:`~cxpay_conformance.errors.ImplementationUnreachable` when the implementation does
     not answer or does not speak the protocol.
     """
@@ -89,6 +92,7 @@ class Adapter(Protocol):
         *,
         api_key: str | _UseDefaultKey | None = USE_DEFAULT_KEY,
         idempotency_key: str | None = None,
+        query: Mapping[str, str | int] | None = None,
     ) -> Exchange: ...
 
     def close(self) -> None: ...

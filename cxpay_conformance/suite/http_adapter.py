@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -50,9 +52,11 @@ class HttpAdapter:
         *,
         api_key: str | _UseDefaultKey | None = USE_DEFAULT_KEY,
         idempotency_key: str | None = None,
+        query: Mapping[str, str | int] | None = None,
     ) -> Exchange:
         operation = self.contract.operations[operation_id]
-        path = operation.url_path(object_id)
+        # The query goes into the path, so that a story and the reproduction script show it.
+        path = operation.url_path(object_id) + (f"?{urlencode(query)}" if query else "")
         key = self.api_key if isinstance(api_key, _UseDefaultKey) else api_key
         headers = {"Accept": "application/json"}
         if key is not None:
