@@ -162,7 +162,9 @@ class Api:
         query = request.query_params.multi_items()
 
         def answer(merchant: str) -> dict[str, Any]:
-            return queries.list_events(self.store, merchant, ListEventsParams.parse(query))
+            return queries.list_events(
+                self.store, merchant, ListEventsParams.parse(query), self.config.faults
+            )
 
         return await self._read(request, answer)
 

@@ -143,6 +143,13 @@ _CATALOGUE = (
     Fault("redelivery_new_event_id", "webhooks",
           "every event is delivered a second time (at least once allows that), but the "
           "redelivery carries a new event id", "dispatcher._send"),
+    # --- event_list: GET /events -----------------------------------------------------------
+    Fault("event_list_empty", "event_list",
+          "GET /events always answers an empty list (has_more false): a merchant that missed a "
+          "webhook cannot reconcile", "queries.list_events"),
+    Fault("event_list_page_gap", "event_list",
+          "paging GET /events with starting_after skips the event right after it: one event "
+          "is missing at each page boundary", "queries.list_events"),
     # --- signatures ------------------------------------------------------------------------------
     Fault("signature_wrong_secret", "signatures",
           "deliveries are signed with the endpoint secret minus its whsec_ prefix",

@@ -56,14 +56,21 @@ def get_charge(
     return answer
 
 
-def list_events(store: Store, merchant: str, params: ListEventsParams) -> dict[str, Any]:
+def list_events(
+    store: Store, merchant: str, params: ListEventsParams, faults: frozenset[str] = NO_FAULTS
+) -> dict[str, Any]:
     """A page of the merchant's events, oldest first, after ``starting_after`` if given."""
     after = params.starting_after
     if after is not None:
         event = store.event(after)
         if event is None or event.merchant != merchant:
             raise api_errors.resource_missing("event", after, param="starting_after")
+        if injected(faults, "event_list_page_gap"):
+            skipped = store.events_after(merchant, after, 1).events
+            after = skipped[0].id if skipped else after
     page = store.events_after(merchant, after, params.limit)
+    if injected(faults, "event_list_empty"):
+        return {"object": "list", "data": [], "has_more": False}
     return {
         "object": "list",
         "data": [event.to_api() for event in page.events],

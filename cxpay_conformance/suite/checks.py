@@ -19,6 +19,7 @@ from cxpay_conformance.errors import ConformanceFailure, UsageError
 from cxpay_conformance.model import Violation
 from cxpay_conformance.spec import Rejection
 from cxpay_conformance.suite.adapter import Exchange
+from cxpay_conformance.suite.event_list import Listing, object_id_of, skipped_by_paging
 from cxpay_conformance.suite.observed import differences
 from cxpay_conformance.suite.openapi import OpenAPIContract
 from cxpay_conformance.suite.receiver import Delivery
@@ -260,6 +261,83 @@ def check_webhooks(expected: Sequence[ExpectedEvent], deliveries: Sequence[Deliv
                            f"the object right after the change: {'; '.join(found[:5])}", event="webhook",
                            expected=dict(candidates[0].snapshot), observed=data)
         candidates.remove(matches[0])
+
+
+# --- the event list ----------------------------------------------------------------------------
+
+
+@check("event_list", "GET /events, paged with limit and starting_after, lists every event the model "
+                     "expects, under the ids the webhooks carried, oldest first, each once, and has_more "
+                     "is false exactly at the end")
+def check_event_list(expected: Sequence[ExpectedEvent], listing: Listing, known_ids: Iterable[str],
+                     deliveries: Sequence[Delivery] | None = None, whole: Listing | None = None) -> None:
+    """``listing``: the list read a few events at a time; ``whole``: read in the largest pages
+    (to say where paging skipped an event); ``deliveries``: the webhooks of ``known_ids``' objects,
+    when they were collected. Like the webhooks check, events of other objects are not ours to judge."""
+    __tracebackhide__ = True
+    for reading in (listing, whole):
+        if reading is not None and reading.problem:
+            raise _failure("event_list", f"GET /events {reading.describe()}: {reading.problem}",
+                           reading.problem_page.exchange if reading.problem_page else None,
+                           event="list events", expected="pages that list each event once", observed=reading.problem)
+    last = listing.pages[-1].exchange if listing.pages else None
+    for before, after in zip(listing.events, listing.events[1:], strict=False):
+        if isinstance(before.get("created"), int) and isinstance(after.get("created"), int) \
+                and after["created"] < before["created"]:
+            page = listing.page_of(after["id"])
+            raise _failure("event_list", f"GET /events is not oldest first: {after['id']} (created "
+                           f"{after['created']}) is listed after {before['id']} (created {before['created']})",
+                           page.exchange if page is not None else last,
+                           event="list events", expected="creation order", observed=[before["id"], after["id"]])
+    known = set(known_ids)
+    ours = [e for e in listing.events if object_id_of(e) in known]
+    want = Counter((e.type, e.object_id) for e in expected)
+    got = Counter((str(e.get("type")), str(object_id_of(e))) for e in ours)
+    skipped, gap = skipped_by_paging(listing, whole, want - got)
+    for kinds, what, why in ((want - got, "lacks", skipped),
+                             (got - want, "lists unexpected", "; each status change makes exactly one event")):
+        if kinds:
+            items = ", ".join(f"{t} for {o}" + (f" (x{n})" if n > 1 else "") for (t, o), n in kinds.items())
+            raise _failure("event_list", f"GET /events ({listing.describe()}) {what} "
+                           f"event{'s' if sum(kinds.values()) > 1 else ''}: {items}{why}",
+                           gap.exchange if gap is not None and what == "lacks" else last,
+                           event="list events", expected=sorted(map(list, want.elements())),
+                           observed=sorted(map(list, got.elements())))
+    pending: dict[tuple[str, str], list[ExpectedEvent]] = defaultdict(list)
+    for item in expected:
+        pending[(item.type, item.object_id)].append(item)
+    previous: tuple[int, dict[str, Any]] | None = None
+    for event in ours:
+        candidates = pending[(str(event.get("type")), str(object_id_of(event)))]
+        data = event["data"]["object"]
+        matches = [c for c in candidates if not differences(c.snapshot, data)]
+        if not matches:
+            found = differences(candidates[0].snapshot, data, "data.object")
+            raise _failure("event_list", f"GET /events lists {event.get('type')} {event['id']} with an object that "
+                           f"differs from the object right after the change: {'; '.join(found[:5])}", last,
+                           event="list events", expected=dict(candidates[0].snapshot), observed=data)
+        candidates.remove(matches[0])
+        if previous is not None and matches[0].step < previous[0]:
+            raise _failure("event_list", f"GET /events is not in creation order: {event['id']} ({event.get('type')}, "
+                           f"from step {matches[0].step}) is listed after {previous[1]['id']} "
+                           f"({previous[1].get('type')}, from step {previous[0]})", last, event="list events",
+                           expected="oldest first", observed=[previous[1]["id"], event["id"]])
+        previous = (matches[0].step, event)
+    listed = {e["id"]: e for e in ours}
+    for delivery in deliveries or ():
+        if delivery.object_id not in known:
+            continue
+        in_list = listed.get(str(delivery.event_id))
+        if in_list is None:
+            raise _failure("event_list", f"the webhook {delivery.type} {delivery.event_id} is not in GET /events "
+                           f"({listing.describe()}); a merchant reconciles by event id, so the list must carry "
+                           "the events the webhooks carried", last, event="list events",
+                           expected=str(delivery.event_id), observed=sorted(listed))
+        delivered = delivery.event if isinstance(delivery.event, dict) else {}
+        if (in_list.get("type"), in_list.get("data")) != (delivered.get("type"), delivered.get("data")):
+            raise _failure("event_list", f"GET /events lists {delivery.event_id} otherwise than its webhook: "
+                           + "; ".join(_body_changes(delivered, in_list)[:5]), last, event="list events",
+                           expected=delivered, observed=in_list)
 
 
 # --- probes -----------------------------------------------------------------------------------

@@ -99,7 +99,7 @@ class Example(Protocol):
 
     def perform(self, operation_id: str, key: str | None, body: Any = None, *, api_key: Any = ...,
                 keyed: bool = False, idempotency_key: str | None = None,
-                object_id: str | None = None) -> Exchange: ...
+                object_id: str | None = None, query: Mapping[str, str | int] | None = None) -> Exchange: ...
 
     def predict(self, exchange: Exchange, status: int, code: str | None = None,
                 object_status: str | None = None, *, same_as: Exchange | None = None) -> None: ...
@@ -138,6 +138,8 @@ class SuiteContext:
     strategies: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     #: The webhook types no longer waited for long at quiescence (suite/patience.py).
     patience: Patience = field(init=False)
+    #: The last event the event_list check listed (suite/event_list.py): the next example reads on from there.
+    event_list_after: str | None = None
     #: When the run met its first failure; every example after it is Hypothesis shrinking it.
     first_failure: FirstFailure | None = None
     started: float = field(default_factory=time.monotonic)

@@ -91,9 +91,10 @@ class ConformanceMachine(RuleBasedStateMachine):
 
     def perform(self, operation_id: str, key: str | None, body: Any = None, *,
                 api_key: Any = USE_DEFAULT_KEY, keyed: bool = False,
-                idempotency_key: str | None = None, object_id: str | None = None) -> Exchange:
+                idempotency_key: str | None = None, object_id: str | None = None,
+                query: Mapping[str, str | int] | None = None) -> Exchange:
         """Perform an operation on our object ``key`` (None: on no object, or on ``object_id``,
-        an object that is not ours)."""
+        an object that is not ours), with the ``query`` parameters of a list."""
         if keyed and idempotency_key is None:
             idempotency_key = f"cxpay-{self.nonce}-{len(self.exchanges)}"
         if key is not None:
@@ -101,8 +102,9 @@ class ConformanceMachine(RuleBasedStateMachine):
         if self.ctx.fatal is not None:  # don't wait on a dead implementation while shrinking
             raise self.ctx.fatal
         try:
+            extra = {"query": query} if query else {}  # so an adapter without lists still works
             exchange = self.ctx.adapter.perform(operation_id, object_id, body, api_key=api_key,
-                                                idempotency_key=idempotency_key)
+                                                idempotency_key=idempotency_key, **extra)
         except ImplementationUnreachable as exc:
             self.ctx.fatal = exc
             raise

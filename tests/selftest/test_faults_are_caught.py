@@ -42,6 +42,7 @@ REPRESENTATIVES = {
     "idempotency": "idempotency_reuse_accepted",
     "auth": "missing_key_reported_invalid",
     "tenant_isolation": "tenant_leak_reads",
+    "event_list": "event_list_page_gap",
 }
 
 

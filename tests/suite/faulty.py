@@ -263,6 +263,13 @@ def _second_merchant_acts_as_first(seen: Seen) -> Seen | Answer:
     return seen
 
 
+def _event_list_ends_at_its_first_page(seen: Seen, answer: Answer) -> Answer:
+    # Every page of GET /events says it is the last: paging stops after the first page.
+    if seen.method == "GET" and seen.path == "/events" and answer.status == 200:
+        return replace(answer, body={**answer.body, "has_more": False})
+    return answer
+
+
 # --- variants that the suite used to miss (docs/mutation.md, "Findings beyond the score") ------
 
 
@@ -356,5 +363,6 @@ def variant(family: str) -> Fault:
         "idempotency": lambda: Fault("idempotency", response=_replays_differ),
         "auth": lambda: Fault("auth", request=_no_key_not_found),
         "tenant_isolation": lambda: Fault("tenant_isolation", request=_second_merchant_acts_as_first),
+        "event_list": lambda: Fault("event_list", response=_event_list_ends_at_its_first_page),
     }
     return faults[family]()

@@ -38,6 +38,8 @@ FAMILIES: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "auth": (("a request with no API key must be refused with 401 authentication_error/api_key_missing",
               "answered 404 invalid_request_error/resource_missing"), {"seed": 1}),
     "tenant_isolation": (("another merchant's key must not see", "answered 200 with the"), {"seed": 2}),
+    "event_list": (("GET /events read in", "has_more is false, but", "more event(s) follow its last event"),
+                   {"seed": 1}),
 }
 #: The charge-amount variant, caught by state first and by invariants with state skipped.
 INVARIANTS_OPTIONS: dict[str, Any] = {"seed": 3}
