@@ -267,14 +267,28 @@ def check_webhooks(expected: Sequence[ExpectedEvent], deliveries: Sequence[Deliv
 
 
 @check("event_list", "GET /events, paged with limit and starting_after, lists every event the model "
-                     "expects, under the ids the webhooks carried, oldest first, each once, and has_more "
-                     "is false exactly at the end")
+                     "expects, under the ids the webhooks carried, oldest first, each once, has_more "
+                     "false exactly at the end; a starting_after that is not the merchant's is refused")
 def check_event_list(expected: Sequence[ExpectedEvent], listing: Listing, known_ids: Iterable[str],
-                     deliveries: Sequence[Delivery] | None = None, whole: Listing | None = None) -> None:
+                     deliveries: Sequence[Delivery] | None = None, whole: Listing | None = None,
+                     refusals: Sequence[tuple[str, Exchange]] = (),
+                     refused_with: tuple[int, str, str] | None = None) -> None:
     """``listing``: the list read a few events at a time; ``whole``: read in the largest pages
     (to say where paging skipped an event); ``deliveries``: the webhooks of ``known_ids``' objects,
-    when they were collected. Like the webhooks check, events of other objects are not ours to judge."""
+    when they were collected. Like the webhooks check, events of other objects are not ours to judge.
+    ``refusals``: pages asked for after an event id that is not the merchant's (what it was, and
+    the exchange), each to be answered ``refused_with`` and ``param`` = ``starting_after``."""
     __tracebackhide__ = True
+    for what, exchange in refusals:
+        observed = (exchange.status, exchange.error_type, exchange.error_code)
+        error = exchange.answer.get("error") if isinstance(exchange.answer, dict) else None
+        param = error.get("param") if isinstance(error, dict) else None
+        if refused_with is not None and (observed != refused_with or param != "starting_after"):
+            raise _failure("event_list", f"GET /events with starting_after {what} must answer {refused_with[0]} "
+                           f"{refused_with[1]}/{refused_with[2]} with param starting_after; the implementation "
+                           f"answered {_answered(exchange)}" + (f" with param {param!r}" if error else ""),
+                           exchange, event="list events", expected=(*refused_with, "starting_after"),
+                           observed=(*observed, param))
     for reading in (listing, whole):
         if reading is not None and reading.problem:
             raise _failure("event_list", f"GET /events {reading.describe()}: {reading.problem}",

@@ -7,7 +7,8 @@ answer that is not a page, more events than ``limit``, an event listed twice, ``
 does not say where the list ends). :func:`reconcile`, called at an example's quiescence, reads
 the list twice from where the run's previous reading ended (``SuiteContext.event_list_after``):
 in the largest pages, and again :data:`PAGE_LIMIT` at a time from just before the example's
-first event, so that paging really happens. The ``event_list`` check
+first event, so that paging really happens; and it asks for a page after an event id that never
+existed and one of another merchant's (:func:`theirs`), which the contract refuses alike. The ``event_list`` check
 (:func:`~.checks.check_event_list`) then compares the small pages with the events the model
 expects and the webhooks delivered. No event type of the spec appears here.
 """
@@ -32,6 +33,9 @@ PAGE_LIMIT = 2
 MAX_PAGES = 1_000
 #: The largest ``limit`` when the contract does not give one.
 LARGEST_LIMIT = 100
+
+#: An event id no implementation made: the shape of one, from no merchant.
+UNKNOWN_EVENT = "evt_cxpayconformance0never0made"
 
 Query = Mapping[str, str | int]
 
@@ -205,6 +209,15 @@ def start_before(listing: Listing, ours: Iterable[str]) -> str | None:
     return listing.starting_after
 
 
+def theirs(example: Example) -> str | None:
+    """One event of the second merchant (its oldest), or None without one."""
+    second = example.ctx.config.second_api_key
+    if not second:
+        return None
+    ids = Page(1, None, example.perform(LIST_EVENTS, None, api_key=second, query={"limit": 1})).ids
+    return ids[0] if ids else None
+
+
 def reconcile(example: Example, expected: Sequence[Any], deliveries: Sequence[Delivery] | None) -> None:
     """At quiescence: read the merchant's event list and run the ``event_list`` check on it, with
     the events the model ``expected`` (:class:`~.checks.ExpectedEvent`) and, when the webhooks
@@ -221,7 +234,18 @@ def reconcile(example: Example, expected: Sequence[Any], deliveries: Sequence[De
 
     whole = read_events(perform, largest_limit(ctx.contract), ctx.event_list_after)
     paged = read_events(perform, PAGE_LIMIT, start_before(whole, ours))
+    unknown = ctx.spec.protocol.unknown_object
+    refused = (unknown.status, unknown.type, unknown.code)
+    never = perform({"limit": PAGE_LIMIT, "starting_after": UNKNOWN_EVENT})
+    example.rejected(never, unknown)
     step.observed = f"{len(paged.events)} events in {len(paged.pages)} pages"
-    example.run("event_list", expected, paged, ours, deliveries, whole)
+    example.run("event_list", expected, paged, ours, deliveries, whole,
+                [("an event id that never existed", never)], refused)
+    # Another merchant's event is as unknown as one that never existed: a tenant's promise.
+    other = theirs(example) if "tenant_isolation" in ctx.selected else None
+    if other is not None:
+        exchange = perform({"limit": PAGE_LIMIT, "starting_after": other})
+        example.rejected(exchange, unknown)
+        example.run("tenant_isolation", exchange, refused)
     if whole.events and not whole.problem:
         ctx.event_list_after = whole.events[-1]["id"]

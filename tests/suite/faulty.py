@@ -32,12 +32,14 @@ _AN_ID = re.compile(r"(cs|pi|ch|we)_[A-Za-z0-9]{16,}")
 
 @dataclass(frozen=True)
 class Seen:
-    """A request as the middleware saw it (header names in lower case)."""
+    """A request as the middleware saw it (header names in lower case; ``query``, the raw query
+    string)."""
 
     method: str
     path: str
     headers: dict[str, str]
     body: bytes
+    query: str = ""
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,8 @@ class Corrupting:
             if not message.get("more_body"):
                 break
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        seen = Seen(scope["method"], scope["path"], headers, b"".join(chunks))
+        seen = Seen(scope["method"], scope["path"], headers, b"".join(chunks),
+                    scope.get("query_string", b"").decode("latin-1"))
         decided = self.fault.request(seen)
         if isinstance(decided, Answer):
             await _send(send, decided)

@@ -22,11 +22,12 @@ from cxpay_conformance.spec import load_spec
 from cxpay_conformance.suite import HttpAdapter, run_suite
 from cxpay_conformance.suite.adapter import USE_DEFAULT_KEY, Exchange
 from cxpay_conformance.suite.checks import ExpectedEvent, check_event_list
-from cxpay_conformance.suite.event_list import Listing, read_events, skipped_by_paging
+from cxpay_conformance.suite.event_list import UNKNOWN_EVENT, Listing, read_events, skipped_by_paging
 from cxpay_conformance.suite.openapi import OpenAPIContract
 from cxpay_conformance.suite.receiver import Delivery
 from cxpay_conformance.suite.report import story
 from tests.suite.conftest import config_for
+from tests.suite.faulty import Answer, Fault, Seen, serve
 
 # --- hand-made pages -------------------------------------------------------------------------
 
@@ -172,6 +173,22 @@ def test_the_list_carries_the_webhooks_ids_and_bodies() -> None:
     assert "GET /events lists evt_2 otherwise than its webhook: data:" in message
 
 
+def test_a_starting_after_that_is_not_the_merchant_s_must_be_refused_as_unknown() -> None:
+    missing = (404, "invalid_request_error", "resource_missing")
+    error = {"type": missing[1], "code": missing[2], "message": "No such event.", "param": "starting_after"}
+    refused = Exchange("listEvents", "GET", "/events?starting_after=evt_x", None, 404, {"error": error})
+    check_event_list([], listed(), set(), refusals=[("an event id that never existed", refused)], refused_with=missing)
+    listed_anyway = Exchange("listEvents", "GET", "/events?starting_after=evt_x", None, 200,
+                             {"object": "list", "data": [], "has_more": False})
+    message = fails([], listed(), set(), refusals=[("another merchant's event evt_x", listed_anyway)],
+                    refused_with=missing)
+    assert message.startswith("GET /events with starting_after another merchant's event evt_x must answer 404 "
+                              "invalid_request_error/resource_missing with param starting_after; "
+                              "the implementation answered 200")
+    no_param = Exchange("listEvents", "GET", "/events", None, 404, {"error": {**error, "param": None}})
+    assert "with param None" in fails([], listed(), set(), refusals=[("x", no_param)], refused_with=missing)
+
+
 # --- the suite against the reference server ---------------------------------------------------
 
 
@@ -209,6 +226,31 @@ def test_the_check_runs_without_the_webhooks_checks(reference: EmbeddedServer) -
     result = run_suite(config_for(reference, checks=("event_list",), max_examples=10))
     assert result.conformant, story(result)
     assert set(result.checks_run) == {"event_list"} and result.checks_run["event_list"] == result.examples
+
+
+def _lists_nothing_after(which: str) -> Callable[[Seen, Answer], Answer]:
+    """GET /events answers an empty page, not 404, after an event id it does not know: after any
+    (``which`` = "any"), or only after an id that some merchant has ("real")."""
+
+    def lenient(seen: Seen, answer: Answer) -> Answer:
+        if seen.path == "/events" and answer.status == 404 and (which == "any" or UNKNOWN_EVENT not in seen.query):
+            return Answer(200, {"object": "list", "data": [], "has_more": False}, answer.headers)
+        return answer
+
+    return lenient
+
+
+@pytest.mark.parametrize(("which", "checks", "check", "words"), [
+    ("any", ("event_list",), "event_list", "GET /events with starting_after an event id that never existed must "
+     "answer 404 invalid_request_error/resource_missing with param starting_after; the implementation answered 200"),
+    ("real", ("event_list", "tenant_isolation"), "tenant_isolation", "the implementation answered 200 with the list"),
+])
+def test_a_starting_after_that_is_not_the_merchant_s_listed_as_empty_is_caught(
+        which: str, checks: tuple[str, ...], check: str, words: str) -> None:
+    with serve(Fault("lenient cursor", response=_lists_nothing_after(which))) as running:
+        result = run_suite(config_for(running, checks=checks, max_examples=5))
+    assert result.failure is not None and result.failure.check == check, story(result)
+    assert words in str(result.failure), story(result)
 
 
 @pytest.mark.parametrize(("fault", "words"), [
