@@ -31,6 +31,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="How hard to try, as `cxpay-conformance run --profile` (default: ci).")
     group.addoption("--cxpay-max-examples", type=int, metavar="N", help="Examples in all, over every shard.")
     group.addoption("--cxpay-max-steps", type=int, metavar="N", help="Steps per example.")
+    group.addoption("--cxpay-phases", metavar="NAMES", default="sequential,concurrent",
+                    help="Phases to run, comma-separated (default: sequential,concurrent).")
+    group.addoption("--cxpay-race-examples", type=int, metavar="N",
+                    help="Test cases of the concurrent phase in all, over every shard (default: the profile's).")
+    group.addoption("--cxpay-race-repeats", type=int, default=3, metavar="N",
+                    help="Runs of each concurrent test case (default: 3).")
     group.addoption("--cxpay-seed", type=int, metavar="N", help="Seed (default: random, shown in the report).")
     group.addoption("--cxpay-shards", type=int, default=2, metavar="N",
                     help="Test items to split the examples into (for pytest -n).")

@@ -29,10 +29,14 @@ def run_shard(config: pytest.Config, shard: int, shards: int) -> SuiteResult:
     profile = config.getoption("--cxpay-profile")
     total = config.getoption("--cxpay-max-examples") or PROFILES[profile][0]
     share = max(1, total // shards + (1 if shard < total % shards else 0))
+    races = config.getoption("--cxpay-race-examples")  # None: the profile's, shared as the examples are
+    race_share = None if races is None else races // shards + (1 if shard < races % shards else 0)
     base_url = config.getoption("--cxpay-base-url")
     options = dict(
         spec_path=config.getoption("--cxpay-spec"), seed=shard_seed, profile=profile,
         max_examples=share, max_steps=config.getoption("--cxpay-max-steps"),
+        phases=_names(config.getoption("--cxpay-phases")), race_examples=race_share,
+        race_repeats=config.getoption("--cxpay-race-repeats"),
         checks=_names(config.getoption("--cxpay-checks")),
         skip_checks=_names(config.getoption("--cxpay-skip-checks")),
         webhook_host=config.getoption("--cxpay-webhook-host"),

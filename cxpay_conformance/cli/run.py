@@ -23,7 +23,7 @@ from cxpay_conformance.cli._common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, re
 from cxpay_conformance.cli._progress import LogLines, RunningClock, report_console
 from cxpay_conformance.suite import SuiteConfig, SuiteContext, SuiteResult, run_suite
 from cxpay_conformance.suite.checks import CHECKS
-from cxpay_conformance.suite.config import PROFILES
+from cxpay_conformance.suite.config import PHASES, PROFILE_RACES, PROFILES
 from cxpay_conformance.suite.preflight import Checked, check_options, preflight
 from cxpay_conformance.suite.report import junit_xml, story, write_reports
 
@@ -72,6 +72,29 @@ def _names(value: str | None) -> tuple[str, ...]:
 @click.option("--max-steps", type=click.IntRange(min=1), help="Steps per example; overrides the profile.")
 @click.option(
     "--time-budget", type=click.FloatRange(min=1), metavar="SECONDS", help="Stop starting new examples after this long."
+)
+@click.option(
+    "--phases",
+    metavar="NAMES",
+    default=",".join(PHASES),
+    show_default=True,
+    help="The phases to run, comma-separated: sequential (one request at a time), concurrent "
+    "(requests on one payment at once, checked for linearizability).",
+)
+@click.option(
+    "--race-examples",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Test cases of the concurrent phase; overrides the profile ("
+    + ", ".join(f"{k} {v}" for k, v in PROFILE_RACES.items()) + ").",
+)
+@click.option(
+    "--race-repeats",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    metavar="N",
+    help="Runs of each concurrent test case, each on a payment of its own (a race shows only sometimes).",
 )
 @click.option("--checks", "checks_", metavar="NAMES", help="Only these checks, comma-separated (see --list-checks).")
 @click.option("--skip-checks", metavar="NAMES", help="Skip these checks, comma-separated.")
@@ -134,6 +157,9 @@ def run(
     max_examples: int | None,
     max_steps: int | None,
     time_budget: float | None,
+    phases: str,
+    race_examples: int | None,
+    race_repeats: int,
     checks_: str | None,
     skip_checks: str | None,
     list_checks: bool,
@@ -171,6 +197,9 @@ def run(
             max_examples=max_examples,
             max_steps=max_steps,
             time_budget=time_budget,
+            phases=_names(phases),
+            race_examples=race_examples,
+            race_repeats=race_repeats,
             checks=_names(checks_),
             skip_checks=_names(skip_checks),
             webhook_host=webhook_host,
@@ -211,7 +240,9 @@ def _implementation(options: SuiteConfig, console: Console) -> Iterator[SuiteCon
 def _run_with_progress(config: SuiteConfig, console: Console, checked: Checked | None = None) -> SuiteResult:
     seed_note = config.seed if config.seed is not None else "random (printed at the end)"
     console.print(
-        f"Profile {config.profile}: {config.examples} examples x up to {config.steps} steps; seed {seed_note}"
+        f"Profile {config.profile}: {config.examples} examples x up to {config.steps} steps"
+        + (f", then {config.races} concurrent test cases x {config.race_repeats}" if config.races else "")
+        + f"; seed {seed_note}"
     )
     progress = Progress(
         TextColumn("{task.fields[phase]}"),
@@ -234,7 +265,8 @@ def _run_with_progress(config: SuiteConfig, console: Console, checked: Checked |
         if machine is not None and machine.failed:
             shortest = min(shortest or len(machine.steps), len(machine.steps))
         counts = (f"{ctx.steps} steps, {ctx.requests} requests, "
-                  f"{len(ctx.coverage.transitions)}/{len(ctx.spec.transitions)} transitions covered")
+                  f"{len(ctx.coverage.transitions)}/{len(ctx.spec.transitions)} transitions covered"
+                  + (f", {ctx.races} concurrent histories" if ctx.races else ""))
         if first is None:
             done, shrinking = min(ctx.examples, config.examples), ""
         else:
@@ -298,8 +330,9 @@ def _finish(
     run_checks = ", ".join(f"{k} {v}" for k, v in sorted(result.checks_run.items()))
     console.print(f"Checks run: {run_checks or 'none'}")
     console.print(
-        f"{result.examples} examples, {result.steps} steps, {result.requests} requests "
-        f"in {result.duration:.1f}s; seed {result.seed}"
+        f"{result.examples} examples, {result.steps} steps, "
+        + (f"{result.races} concurrent histories, " if result.races else "")
+        + f"{result.requests} requests in {result.duration:.1f}s; seed {result.seed}"
     )
     first = result.first_failure
     if result.failure is not None and first is not None:

@@ -15,6 +15,10 @@ queue, a Python object)::
 
         def close(self):
             pass
+
+The concurrent phase sends several requests at once from threads: it gives each thread the
+adapter's ``fork()`` (a copy on a connection of its own) where the adapter has one, and the
+adapter itself otherwise, which must then be safe to call from several threads.
 """
 
 from __future__ import annotations

@@ -415,3 +415,19 @@ def check_tenant(exchange: Exchange, expected: tuple[int, str, str], *, changed:
     if changed:
         raise _failure("tenant_isolation", f"another merchant's refused request must change nothing; {changed}",
                        exchange, event="other merchant", expected="no change", observed=changed)
+
+
+# --- the concurrent phase ---------------------------------------------------------------------
+
+
+@check("linearizability", "requests sent at once on one payment are explained by one order of them "
+                          "(respecting real time): the answers, the objects read back and the webhooks")
+def check_linearizability(verdict: Any, *, plan_story: str) -> None:
+    """``verdict``: :class:`~cxpay_conformance.suite.linearizability.Verdict` of one concurrent
+    history; a search that hit its bound (``linearizable`` None) is no failure."""
+    __tracebackhide__ = True
+    if verdict.linearizable is False:
+        raise _failure("linearizability", "no order of the requests sent at once explains what the "
+                       f"implementation did:\n{verdict.explain()}", event="race",
+                       expected="one order of the requests, as the spec says it serialises them",
+                       observed=plan_story)

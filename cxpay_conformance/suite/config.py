@@ -12,6 +12,13 @@ PROFILES: dict[str, tuple[int, int]] = {
     "thorough": (400, 60),
 }
 
+#: name -> test cases of the concurrent phase (each run ``race_repeats`` times): none in
+#: ``quick``, which stays a smoke test; the release gates (``ci``, ``thorough``) race.
+PROFILE_RACES: dict[str, int] = {"quick": 0, "ci": 30, "thorough": 100}
+
+#: The phases of a run, in the order they run.
+PHASES = ("sequential", "concurrent")
+
 
 @dataclass(frozen=True)
 class SuiteConfig:
@@ -27,6 +34,10 @@ class SuiteConfig:
     max_examples: int | None = None
     max_steps: int | None = None
     time_budget: float | None = None
+    #: The phases to run (see :data:`PHASES`); the concurrent one only where it has test cases.
+    phases: tuple[str, ...] = PHASES
+    race_examples: int | None = None
+    race_repeats: int = 3
     checks: tuple[str, ...] = ()
     skip_checks: tuple[str, ...] = ()
     webhook_host: str | None = None
@@ -56,3 +67,14 @@ class SuiteConfig:
     @property
     def steps(self) -> int:
         return self.max_steps or PROFILES[self.profile][1]
+
+    @property
+    def races(self) -> int:
+        """Test cases of the concurrent phase (0: it does not run)."""
+        if "concurrent" not in self.phases:
+            return 0
+        if self.race_examples is not None:
+            return self.race_examples
+        # Fewer examples asked for (a replay, a shard of the pytest plugin): as many fewer races.
+        examples, _steps = PROFILES[self.profile]
+        return PROFILE_RACES[self.profile] * min(self.examples, examples) // examples

@@ -127,6 +127,7 @@ class SuiteContext:
     examples: int = 0
     steps: int = 0
     requests: int = 0
+    races: int = 0  # concurrent histories run (each plan's repeats counted one by one)
     checks_run: Counter[str] = field(default_factory=Counter)
     current: Example | None = None
     #: The latest example that failed a check: what is reported if Hypothesis cannot replay it.

@@ -42,7 +42,14 @@ class HttpAdapter:
         self.api_key = api_key
         self.contract = contract
         self.key_labels = {api_key: "default", **(key_labels or {})}
+        self._timeout, self._transport = timeout, transport
         self._client = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
+
+    def fork(self) -> HttpAdapter:
+        """The same adapter on a connection of its own (the concurrent phase gives one to each
+        branch, so that requests really overlap); close it when done."""
+        return HttpAdapter(self.base_url, self.api_key, self.contract, timeout=self._timeout,
+                           key_labels=self.key_labels, transport=self._transport)
 
     def perform(
         self,

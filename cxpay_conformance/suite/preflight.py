@@ -24,7 +24,7 @@ from cxpay_conformance.errors import UsageError
 from cxpay_conformance.spec import Spec, load_spec
 from cxpay_conformance.suite import checks
 from cxpay_conformance.suite.adapter import USE_DEFAULT_KEY, Adapter, _UseDefaultKey
-from cxpay_conformance.suite.config import PROFILES, SuiteConfig
+from cxpay_conformance.suite.config import PHASES, PROFILES, SuiteConfig
 from cxpay_conformance.suite.http_adapter import HttpAdapter
 from cxpay_conformance.suite.openapi import OpenAPIContract
 
@@ -87,6 +87,10 @@ def check_options(
         if not config.embedded and not config.api_key:
             problems.append(f"{option('base-url')} needs {option('api-key')} (or CXPAY_API_KEY): "
                             "the key of the merchant to test as")
+    unknown = [p for p in config.phases if p not in PHASES]
+    if unknown or not config.phases:
+        problems.append(f"{option('phases')}: unknown phase {', '.join(map(repr, unknown)) or '(none given)'}; "
+                        f"use one or more of: {', '.join(PHASES)}")
     selected: frozenset[str] = frozenset()
     try:
         selected = checks.select(config.checks, config.skip_checks)

@@ -77,6 +77,10 @@ def replay_command(result: SuiteResult) -> str:
         ("--webhook-timeout", config.webhook_timeout, defaults.webhook_timeout),
         ("--settle-timeout", config.settle_timeout, defaults.settle_timeout),
     ]
+    if "--phases" not in result.replay:  # a failure of the concurrent phase names its own
+        options += [("--phases", ",".join(config.phases), ",".join(defaults.phases)),
+                    ("--race-examples", config.race_examples, None),
+                    ("--race-repeats", config.race_repeats, defaults.race_repeats)]
     words += [f"{option} {shlex.quote(str(value))}" for option, value, default in options if value != default]
     return " ".join(words)
 
@@ -301,6 +305,7 @@ def as_json(result: SuiteResult) -> dict[str, Any]:
         "examples": result.examples,
         "steps": result.steps,
         "requests": result.requests,
+        "races": result.races,
         "duration_seconds": round(result.duration, 3),
         "checks_run": result.checks_run,
         "failure": None if failure is None else {

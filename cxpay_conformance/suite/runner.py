@@ -30,6 +30,7 @@ from cxpay_conformance.suite.config import SuiteConfig
 from cxpay_conformance.suite.context import FirstFailure, Prediction, Step, SuiteContext
 from cxpay_conformance.suite.coverage import Coverage
 from cxpay_conformance.suite.preflight import Checked, adapter_for, preflight
+from cxpay_conformance.suite.races import explore_races
 from cxpay_conformance.suite.receiver import Delivery, WebhookReceiver
 from cxpay_conformance.suite.rules import build_machine
 
@@ -64,6 +65,8 @@ class SuiteResult:
     #: When the failure was first met, before shrinking (None for a conformant run).
     first_failure: FirstFailure | None = None
     webhook_timeline: list[Delivery] = field(default_factory=list)
+    #: Concurrent histories run by the concurrent phase (each plan's repeats one by one).
+    races: int = 0
 
     @property
     def conformant(self) -> bool:
@@ -126,13 +129,27 @@ def run_suite(
         predictions=dict(last.predictions) if last else {},
         webhook_timeline=timeline,
         first_failure=ctx.first_failure if failure is not None else None,
+        races=ctx.races,
     )
 
 
 def _explore(ctx: SuiteContext, seed: int) -> tuple[ConformanceFailure | None, bool, str, list[str]]:
-    """Run Hypothesis in seeded batches until the examples or the time budget are spent."""
+    """Run the phases: Hypothesis in seeded batches until the examples or the time budget are
+    spent, then, if nothing failed, the concurrent phase (:mod:`.races`)."""
+    config = ctx.config
     with _built_machine(ctx) as machine:
-        return _explore_with(ctx, machine, seed)
+        if "sequential" in config.phases:
+            failure, flaky, replay, output = _explore_with(ctx, machine, seed)
+            if failure is not None:
+                return failure, flaky, replay, output
+        else:
+            replay, output = f"--seed {seed}", []
+        if not config.races or "linearizability" not in ctx.selected:
+            return None, False, replay, output
+        failure, flaky, more = explore_races(ctx, machine, seed, _settings(config, config.races))
+        replay = (f"--seed {seed} --phases concurrent --race-examples {config.races} "
+                  f"--race-repeats {config.race_repeats}") if failure is not None else replay
+        return failure, flaky, replay, output + more
 
 
 @contextmanager

@@ -147,7 +147,8 @@ def test_the_options_are_in_a_cxpay_group(pytester: pytest.Pytester) -> None:
     options = re.findall(r"^\s+(--cxpay[a-z-]*)", group, flags=re.MULTILINE)
     assert options == ["--cxpay", "--cxpay-base-url", "--cxpay-api-key", "--cxpay-second-api-key",
                        "--cxpay-spec", "--cxpay-profile", "--cxpay-max-examples", "--cxpay-max-steps",
-                       "--cxpay-seed", "--cxpay-shards", "--cxpay-checks", "--cxpay-skip-checks",
+                       "--cxpay-phases", "--cxpay-race-examples", "--cxpay-race-repeats", "--cxpay-seed",
+                       "--cxpay-shards", "--cxpay-checks", "--cxpay-skip-checks",
                        "--cxpay-webhook-host"]
 
 

@@ -34,7 +34,7 @@ def faulty(request: pytest.FixtureRequest) -> Iterator[Running]:
 def config_for(target: Running | EmbeddedServer, **options: Any) -> SuiteConfig:
     """A small, seeded suite run against ``target``, with both merchants' keys."""
     defaults: dict[str, Any] = {"seed": 1, "max_examples": 20, "max_steps": 6, "database": None,
-                                "settle_timeout": 0.0}
+                                "settle_timeout": 0.0, "race_examples": 0}
     return SuiteConfig(base_url=target.base_url, api_key=target.api_key,
                        second_api_key=target.second_api_key, **{**defaults, **options})
 

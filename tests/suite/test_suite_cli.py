@@ -51,24 +51,29 @@ def run_command(*args: str, cwd: Path, timeout: float = 90) -> subprocess.Comple
 
 
 def test_run_against_the_embedded_server_passes_and_writes_valid_reports(tmp_path: Path) -> None:
-    result = run_cli("--seed", "11", *SMALL, "--skip-checks", "auth", "--report-dir", str(tmp_path / "report"),
+    result = run_cli("--seed", "11", *SMALL, "--race-examples", "2", "--skip-checks", "auth",
+                     "--report-dir", str(tmp_path / "report"),
                      "--json", str(tmp_path / "result.json"), "--junit-xml", str(tmp_path / "junit.xml"))
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "Testing the embedded reference server at http://127.0.0.1:" in out
     lines = out.splitlines()
-    assert "Profile ci: 4 examples x up to 8 steps; seed 11" in lines  # announced before the run
+    # announced before the run
+    assert "Profile ci: 4 examples x up to 8 steps, then 2 concurrent test cases x 3; seed 11" in lines
     assert "Coverage of the spec" in out
     for name in ("checkout_session", "payment_intent", "charge"):
         assert name in out
     assert "Rejections tested:" in out and "Checks run:" in out
     assert "CONFORMANT: every check passed." in out
-    assert any(re.fullmatch(r"\d+ examples, \d+ steps, \d+ requests in [\d.]+s; seed 11", line) for line in lines)
+    assert any(re.fullmatch(r"\d+ examples, \d+ steps, 6 concurrent histories, \d+ requests in [\d.]+s; seed 11",
+                            line) for line in lines)
 
     report = json.loads((tmp_path / "result.json").read_text())
     assert report["conformant"] is True and report["seed"] == 11 and report["failure"] is None
     # The replay runs the same checks: which are selected changes the examples drawn.
-    assert report["replay"] == "cxpay-conformance run --seed 11 --max-examples 4 --max-steps 8 --skip-checks auth"
+    assert report["replay"] == ("cxpay-conformance run --seed 11 --max-examples 4 --max-steps 8 --skip-checks auth "
+                                "--race-examples 2")
+    assert report["races"] == 6
     assert "auth" not in report["checks_run"] and report["checks_run"]["state"] > 0
     assert {c["object"] for c in report["coverage"]} == {"checkout_session", "payment_intent", "charge"}
     assert json.loads((tmp_path / "report" / "report.json").read_text())["seed"] == 11

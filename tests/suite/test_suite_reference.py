@@ -19,7 +19,7 @@ SEED = 20240607
 
 
 def test_the_reference_server_conforms_and_every_check_family_runs(reference: EmbeddedServer) -> None:
-    config = config_for(reference, seed=SEED, max_examples=20, max_steps=25, settle_timeout=2.0)
+    config = config_for(reference, seed=SEED, max_examples=20, max_steps=25, settle_timeout=2.0, race_examples=3)
     result = run_suite(config)
     assert result.conformant, story(result)
     assert result.failure is None and result.story == [] and not result.flaky
