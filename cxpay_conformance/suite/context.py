@@ -84,6 +84,7 @@ class Example(Protocol):
     steps: list[Step]
     exchanges: list[Exchange]
     predictions: dict[int, Prediction]
+    branches: dict[int, tuple[int, float, float]]
     ids: dict[str, str]
     counted: bool
 

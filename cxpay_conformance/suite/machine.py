@@ -49,6 +49,9 @@ class ConformanceMachine(RuleBasedStateMachine):
         self.exchanges: list[Exchange] = []
         #: What the suite expected of the answers it held to the model (index in exchanges).
         self.predictions: dict[int, Prediction] = {}
+        #: The requests a concurrent history sent at once (index in exchanges): (branch, sent, answered),
+        #: seconds since the branches were released.
+        self.branches: dict[int, tuple[int, float, float]] = {}
         self.expected_events: list[checks.ExpectedEvent] = []
         self.keyed: list[KeyedRequest] = []
         self.hits: set[int] = set()

@@ -193,6 +193,7 @@ def run_plan(machine: ConformanceMachine, plan: RacePlan) -> RaceOutcome:
         step = machine.begin(_actor(steps[call.id]), _event_name(steps[call.id]), call.label, "")
         step.exchange = answer
         step.observed = _observed(answer)
+        machine.branches[len(machine.exchanges)] = (call.branch, call.start, call.end)
         machine.exchanges.append(answer)
         ctx.requests += 1
         if answer.status >= 500:

@@ -67,6 +67,9 @@ class SuiteResult:
     webhook_timeline: list[Delivery] = field(default_factory=list)
     #: Concurrent histories run by the concurrent phase (each plan's repeats one by one).
     races: int = 0
+    #: In a failing concurrent history, the requests sent at once (index in ``exchanges``):
+    #: (branch, sent, answered), in seconds since the branches were released.
+    branches: dict[int, tuple[int, float, float]] = field(default_factory=dict)
 
     @property
     def conformant(self) -> bool:
@@ -130,6 +133,7 @@ def run_suite(
         webhook_timeline=timeline,
         first_failure=ctx.first_failure if failure is not None else None,
         races=ctx.races,
+        branches=dict(last.branches) if last else {},
     )
 
 

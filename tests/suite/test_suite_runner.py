@@ -33,7 +33,7 @@ def test_an_implementation_that_answers_a_replay_differently_still_gets_its_stor
         def test(seed: int) -> None:
             # As the machine's teardown does after a failing example.
             machine.ctx.failing = SimpleNamespace(failure=failure, steps=steps, exchanges=[], ids={},
-                                                 predictions={}, every_id=dict)
+                                                 predictions={}, every_id=dict, branches={})
             raise FlakyStrategyDefinition("Inconsistent data generation! Data generation behaved differently")
         return test
 
