@@ -239,11 +239,11 @@ def _implementation(options: SuiteConfig, console: Console) -> Iterator[SuiteCon
 
 def _run_with_progress(config: SuiteConfig, console: Console, checked: Checked | None = None) -> SuiteResult:
     seed_note = config.seed if config.seed is not None else "random (printed at the end)"
-    console.print(
-        f"Profile {config.profile}: {config.examples} examples x up to {config.steps} steps"
-        + (f", then {config.races} concurrent test cases x {config.race_repeats}" if config.races else "")
-        + f"; seed {seed_note}"
-    )
+    races = f"{config.races} concurrent test cases x {config.race_repeats}"
+    sequential = f"{config.examples} examples x up to {config.steps} steps"
+    then = f", then {races}" if config.races else ""
+    plan = sequential + then if "sequential" in config.phases else races
+    console.print(f"Profile {config.profile}: {plan}; seed {seed_note}")
     progress = Progress(
         TextColumn("{task.fields[phase]}"),
         BarColumn(),
@@ -267,6 +267,15 @@ def _run_with_progress(config: SuiteConfig, console: Console, checked: Checked |
         counts = (f"{ctx.steps} steps, {ctx.requests} requests, "
                   f"{len(ctx.coverage.transitions)}/{len(ctx.spec.transitions)} transitions covered"
                   + (f", {ctx.races} concurrent histories" if ctx.races else ""))
+        racing = ctx.races > 0 or "sequential" not in config.phases
+        histories = config.races * config.race_repeats
+        if first is None and racing:
+            # The concurrent phase: its histories on the bar (each plan's repeats one by one).
+            progress.update(task, total=histories, completed=min(ctx.races, histories), counts=counts,
+                            phase="[bold]concurrent histories")
+            if log is not None:
+                log.tick(lambda: f"progress: {ctx.races}/{histories} concurrent histories, {counts}, {log.elapsed}")
+            return
         if first is None:
             done, shrinking = min(ctx.examples, config.examples), ""
         else:
