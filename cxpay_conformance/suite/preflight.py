@@ -14,6 +14,7 @@ answer stays :class:`~cxpay_conformance.errors.ImplementationUnreachable` (exit 
 
 from __future__ import annotations
 
+import inspect
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -52,6 +53,10 @@ def preflight(
     >>> result = run_suite(config, checked=checked)
     """
     checked = check_options(config, files=files, folders=folders)
+    if adapter is not None and "event_list" in checked.selected and not _takes_query(adapter):
+        raise UsageError(f"the adapter's perform() takes no `query` (the limit and starting_after of "
+                         f"GET /events, which the event_list check pages through): add `query=None` to it "
+                         f"and pass it on, or skip that check ({_spelling(config)('skip-checks')} event_list)")
     own = adapter is None
     used = adapter_for(config, checked.contract) if adapter is None else adapter
     try:
@@ -109,6 +114,15 @@ def check_options(
                          + "\n".join(f"  {p}" for p in problems))
     spec = load_spec(config.spec_path)
     return Checked(spec, OpenAPIContract.load(spec.openapi_path), selected)
+
+
+def _takes_query(adapter: Adapter) -> bool:
+    """Whether ``adapter.perform`` accepts ``query`` (by name, or with ``**kwargs``)."""
+    try:
+        parameters = inspect.signature(adapter.perform).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (a C callable): let it try
+        return True
+    return any(p.name == "query" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
 def check_keys(config: SuiteConfig, contract: OpenAPIContract, adapter: Adapter) -> None:
