@@ -5,7 +5,8 @@ concurrent history.
 (:class:`RaceState`) is a model :class:`~cxpay_conformance.model.World` plus what only a history
 of several requests carries: the events emitted so far, the first answer under each
 Idempotency-Key (a later request with that key replays it, or gets the spec's ``key_in_flight``
-rejection if it overlapped it) and the ids the answers gave to objects created in the branches.
+rejection if it overlapped it; once the test clock has moved a whole idempotency window on, the
+key is forgotten and the request is a new one) and the ids the answers gave to objects created in the branches.
 Placing a call fires its event on a copy of the world and compares the call's observed answer
 with the prediction: the HTTP status and error code, the answered object's status and fields.
 When every call of a payment is placed, :meth:`RaceModel.finish` compares the objects read back
@@ -54,6 +55,7 @@ class FirstAnswer:
     call: Call
     status: int
     answer: Any
+    at: int  # the model's clock when it answered: the key is forgotten a window later
 
 
 @dataclass(frozen=True)
@@ -92,13 +94,14 @@ class RaceModel:
         self.deliveries = deliveries
         self.exact_webhooks = exact_webhooks
         self.in_flight = spec.protocol.key_in_flight
+        self.window = spec.protocol.idempotency_window
 
     # --- the checker's Model protocol --------------------------------------------------------
 
     def step(self, state: RaceState, call: Call) -> tuple[RaceState, str | None]:
         step, answer = self.steps[call.id], self.answers[call.id]
         first = state.first.get(step.idempotency_key)
-        if first is not None:
+        if first is not None and state.world.now - first.at < self.window:
             return state, self._again(call, answer, first)
         if _is(answer, self.in_flight):
             return state, (f"{call.label} answered {_answered(answer)}, but no request with its "
@@ -131,7 +134,8 @@ class RaceModel:
                 why = self._accepted(call, answer, self._fields(world, subject.key, bound))
             else:
                 why = self._rejected(call, answer, outcome.rejection, before)
-        first_answers = {**state.first, step.idempotency_key: FirstAnswer(call, answer.status, answer.answer)}
+        first_answers = {**state.first,
+                         step.idempotency_key: FirstAnswer(call, answer.status, answer.answer, state.world.now)}
         return RaceState(world, tuple(emitted), first_answers, bound), why
 
     def finish(self, state: RaceState, partition: Hashable | None) -> str | None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,9 @@ from cxpay_conformance.suite.requests import body_for, create_bodies
 #: What a branch's first request races against, and how often (the kinds of race that charge twice).
 PARTNERS = ("the same request again", "the same request again", "the same request with its Idempotency-Key",
             "another event on the payment", "another event on the payment", "the clock onto a due time")
+
+#: One plan in this many races creates instead: one payment, several requests, one Idempotency-Key.
+CREATES_ONE_IN = 8
 
 #: Bounds of a plan: branches, requests per branch, forward steps of the prefix.
 BRANCHES = (2, 4)
@@ -100,6 +103,12 @@ def draw_plan(ctx: SuiteContext, data: st.DataObject) -> RacePlan:
     world = World(spec, machines=ctx.machines)
     body = data.draw(_bodies(ctx), label="payment")
     payment = _created(world, body)
+    if data.draw(st.integers(0, CREATES_ONE_IN - 1), label="creates race") == 0:
+        # One payment created by several requests under one Idempotency-Key at once (a retried
+        # checkout): exactly one may do the work.
+        twice = PlannedStep("create", params=dict(body), same_key_as=0)
+        count = data.draw(st.integers(BRANCHES[0], BRANCHES[1]), label="branches")
+        return RacePlan(body, (), ((PlannedStep("create", params=dict(body)),), *[(twice,)] * (count - 1)))
     prefix: list[tuple[Event, str, dict[str, Any]]] = []
     for _ in range(data.draw(st.integers(0, PREFIX_STEPS), label="prefix steps")):
         forward = [(e, k) for e, k in _pairs(ctx, world, payment) if _enabled(world, e, k) and not _ends(spec, e)]
@@ -169,10 +178,12 @@ def _ends(spec: Spec, event: Event) -> bool:
 
 
 def _planned(step: PlannedStep) -> str:
+    again = " (same Idempotency-Key)" if step.same_key_as is not None else ""
     if step.kind == "advance":
         return f"clock: advance {step.seconds} s"
+    if step.kind == "create":
+        return f"create {brief(step.params)}{again}"
     assert step.event is not None
-    again = " (same Idempotency-Key)" if step.same_key_as is not None else ""
     return f"{step.event.name} {step.key}{brief(step.params, lead=' with ')}{again}"
 
 
@@ -213,7 +224,13 @@ def _race_steps(machine: ConformanceMachine, plan: RacePlan) -> list[RaceStep]:
             key = f"cxpay-{machine.nonce}-race-{len(machine.exchanges)}-{number}-{index}"
             if planned.same_key_as is not None and first_key is not None:
                 key = first_key
-            if planned.kind == "advance":
+            if planned.kind == "create":
+                creating = ctx.creating
+                again = " (the same Idempotency-Key)" if planned.same_key_as is not None else ""
+                story = f"{creating.actor}: {creating.name} {brief(planned.params)}{again}"
+                steps.append(RaceStep(number, "create", creating.operation, dict(planned.params), key, story,
+                                      params=dict(planned.params)))
+            elif planned.kind == "advance":
                 clock = ctx.clock_event
                 body = body_for(ctx.spec, ctx.contract, clock, {}, amount=planned.seconds)
                 story = f"clock: advance {planned.seconds} s"
@@ -288,7 +305,10 @@ def _connection(adapter: Adapter) -> Adapter:
     return fork() if fork is not None else adapter
 
 
-def _partition(machine: ConformanceMachine, step: RaceStep) -> int | None:
+def _partition(machine: ConformanceMachine, step: RaceStep) -> Hashable | None:
+    """The payment ``step`` touches: ours, a new one per Idempotency-Key, or (the clock) all."""
+    if step.kind == "create":
+        return ("created under", step.idempotency_key)
     if step.kind == "advance" or step.key is None:
         return None
     return machine.world.objects[step.key].payment
@@ -345,6 +365,9 @@ def _read_back(machine: ConformanceMachine, answers: Sequence[Exchange]) -> dict
     spec = ctx.spec
     roots = [machine.ids[machine.world.root_of(p).key] for p in machine.world.payments
              if machine.world.root_of(p).key in machine.ids]
+    # The payments the branches created: every id a creating request answered with.
+    roots += [a.answer["id"] for a in answers if a.operation_id == ctx.creating.operation and a.status == 200
+              and isinstance(a.answer, dict) and isinstance(a.answer.get("id"), str)]
     queue = [(root, spec.root.name) for root in roots]
     seen: dict[str, Any] = {}
     while queue:
