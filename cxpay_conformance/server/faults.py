@@ -21,13 +21,6 @@ from types import MappingProxyType
 
 NO_FAULTS: frozenset[str] = frozenset()
 
-#: Why the race faults are left out of the self-test until the suite's concurrent phase exists.
-_NO_CONCURRENT_PHASE = (
-    "the concurrent phase (issue 11) is not built yet; tests/selftest sends the requests at "
-    "once to show the fault is real"
-)
-
-
 @dataclass(frozen=True, slots=True)
 class Fault:
     """One injectable bug: its name, the check family that should catch it, what it breaks,
@@ -191,25 +184,22 @@ _CATALOGUE = (
     Fault("no_lock_in_pay", "linearizability",
           "pay runs without the merchant's lock and awaits the card network between reading "
           "and committing, so two concurrent pays both succeed (two charges in flight)",
-          "app.Api.pay", blind_spot=_NO_CONCURRENT_PHASE),
+          "app.Api.pay"),
     Fault("idempotency_insert_after_work", "linearizability",
           "an Idempotency-Key is looked up before the work and stored after it, never held "
           "while the request is in flight, so two requests with one key sent at once both do "
           "the work (two objects, or two charges) instead of one answer and a replay or 409 "
-          "idempotency_key_in_use", "idempotency.InFlightKeys.claim",
-          blind_spot=_NO_CONCURRENT_PHASE),
+          "idempotency_key_in_use", "idempotency.InFlightKeys.claim"),
     Fault("expire_and_network_both_apply", "linearizability",
           "expire and network-response run without the merchant's lock and await between "
           "reading the payment and committing, so an expire racing the network's answer both "
           "apply: both answer 200, the session both expires and completes (both sets of "
-          "events) and the last commit wins", "app.Api.expire_session, app.Api.answer_charge",
-          blind_spot=_NO_CONCURRENT_PHASE),
+          "events) and the last commit wins", "app.Api.expire_session, app.Api.answer_charge"),
     Fault("double_cancel_voids_twice", "linearizability",
           "cancel runs without the merchant's lock and awaits the card network's void between "
           "reading and committing, so two concurrent cancels both answer 200 instead of one "
           "409: payment_intent.canceled is recorded twice and a charge in flight is voided "
-          "twice (two charge.canceled events)", "app.Api.cancel_intent",
-          blind_spot=_NO_CONCURRENT_PHASE),
+          "twice (two charge.canceled events)", "app.Api.cancel_intent"),
 )
 
 #: Every fault, by name, in catalogue order (grouped by the family that catches it).

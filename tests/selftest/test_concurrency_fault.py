@@ -1,7 +1,9 @@
-"""The race faults the sequential suite cannot see are real: with each one, requests sent at once
-both act where spec/cxpay.yaml (decisions "idempotency and concurrency" and "the same
+"""The race faults are real, whatever the suite makes of them: with each one, requests sent at
+once both act where spec/cxpay.yaml (decisions "idempotency and concurrency" and "the same
 Idempotency-Key on requests at once") allows one, and without it the outcome is one of the
-serial orders. Every race runs on both stores.
+serial orders. Every race runs on both stores. (The suite's sequential phase cannot see them;
+its concurrent phase catches each: tests/suite/test_suite_races.py and, in the self-test's
+default profile, test_faults_are_caught.py.)
 
 With a fault on, each faulted request waits in its race window (``service.race_window``, the
 server's check-then-act gap) until the other one is there too, so the two overlap whatever the

@@ -1,5 +1,6 @@
 """One fault of each check family, injected into the reference server, is caught by the suite
-with the check the catalogue names; the server without faults conforms.
+with the check the catalogue names; every race fault is caught by the concurrent phase of the
+default profile; the server without faults conforms.
 
 Each run uses the quick profile with fixed seeds, and shrinks for only a moment: these tests
 are about *whether* and *by which check* a fault is caught, not how short the story gets.
@@ -81,3 +82,23 @@ def test_a_key_remembered_past_the_window_is_reported_as_that() -> None:
     assert outcome.first_check == "idempotency", outcome.message
     assert "replayed after the 24 h window" in outcome.message, outcome.message
     assert "expected a new object, got the first answer again" in outcome.message, outcome.message
+
+
+RACES = [name for name, fault in FAULTS.items() if fault.family == "linearizability"]
+
+
+@pytest.mark.parametrize("fault", RACES)
+def test_the_default_profile_catches_each_race_and_times_it(fault: str) -> None:
+    """The quick profile has no concurrent phase; ci races 30 plans after its sequential
+    examples, which a 1 s budget cuts to one batch here. The time to catch is the race phase's
+    failure, counted from the start of the run, so after the sequential examples."""
+    for seed in SEEDS:
+        outcome = run_one(fault, SelftestOptions(profile="ci", seed=seed, time_budget=1.0, shrink_budget=2))
+        if outcome.error is not None or outcome.caught:
+            break
+    assert outcome.error is None, outcome.error
+    assert outcome.caught, f"{fault} was not caught by the ci profile with seeds {SEEDS}"
+    assert outcome.first_check == "linearizability" and outcome.expected_check, outcome.message
+    assert outcome.examples >= 1  # the sequential phase ran first
+    assert outcome.first_failure is not None and 0 < outcome.first_failure <= outcome.duration
+    assert "--phases concurrent" in outcome.replay
