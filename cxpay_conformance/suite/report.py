@@ -17,24 +17,38 @@ from xml.etree import ElementTree
 from cxpay_conformance.suite.adapter import Exchange
 from cxpay_conformance.suite.checks import CHECKS
 from cxpay_conformance.suite.config import SuiteConfig
-from cxpay_conformance.suite.context import Prediction
+from cxpay_conformance.suite.race_repro import race_repro_script
+from cxpay_conformance.suite.race_story import concurrent, prefix_steps, race_json, race_table
+from cxpay_conformance.suite.repro_text import find, own_key, said, templated
 from cxpay_conformance.suite.runner import SuiteResult
 
 ID_PATTERN = re.compile(r"\b[a-z]{2,4}_[A-Za-z0-9_-]{8,}\b")
 
 
 def story(result: SuiteResult) -> str:
-    """The shrunk failing sequence in words: actor, event, expected vs observed, per step."""
+    """The shrunk failing sequence in words: actor, event, expected vs observed, per step.
+
+    A failure in a concurrent history tells the prefix's steps so, then draws the requests sent at
+    once side by side (:func:`~.race_story.race_table`), then why no order explains them.
+    """
     if result.failure is None:
         return "The implementation conformed: no failing story."
     failure = result.failure
-    lines = [f"Check failed: {failure.check}", f"  {failure}", "", "The shortest story that shows it:"]
-    for step in result.story:
+    racing = concurrent(result)
+    # A concurrent failure's message is the checker's whole explanation: it closes the story.
+    said_first = str(failure).splitlines()[0] if racing else str(failure)
+    lines = [f"Check failed: {failure.check}", f"  {said_first}", "", "The shortest story that shows it:"]
+    for step in prefix_steps(result) if racing else result.story:
         lines.append(f"  {step.number:>2}. {step.story}")
         if step.expected:
             lines.append(f"      expected: {step.expected}")
         if step.observed:
             lines.append(f"      observed: {step.observed}")
+    if racing:
+        lines += ["", f"Then {len(result.branches)} requests sent at once, one column per branch, in the order they "
+                  "were sent (ms since the branches were released):", *(f"  {line}" for line in race_table(result))]
+        title = "Why no order explains them:" if failure.check == "linearizability" else "What failed:"
+        lines += ["", title, *(f"  {line}" for line in str(failure).splitlines()[1:])]
     if failure.request:
         lines += ["", f"Request:  {failure.request}"]
     if failure.response:
@@ -49,6 +63,9 @@ def story(result: SuiteResult) -> str:
     lines += ["", f"Replay: {replay_command(result)}"]
     if result.flaky:
         lines.append("Note: the failure did not reproduce on every run (flaky): suspect a race or timing.")
+    if racing:
+        lines.append("repro.py races the branches again from threads released by a barrier, a few times: a race "
+                     "reproduces only sometimes.")
     return "\n".join(lines)
 
 
@@ -90,6 +107,9 @@ def repro_script(result: SuiteResult, exchanges: list[Exchange], ids: dict[str, 
     compares each answer with what the suite expected of it (``result.predictions``): the
     status, and the error code or the object's status where the suite predicted them.
 
+    A failure in a concurrent history gets :func:`~.race_repro.race_repro_script` instead: the
+    prefix, then the branches from threads released by a barrier, a few times.
+
     It exits 1 when an answer differs (the failure reproduces), 0 when none does. When the
     failure was not in what it compares (a body's shape, a webhook), and no answer differs,
     it cannot tell: it says so and exits 2. Ids the implementation made are bound from the
@@ -98,6 +118,8 @@ def repro_script(result: SuiteResult, exchanges: list[Exchange], ids: dict[str, 
     ``CXPAY_SECOND_API_KEY``.
     """
     failure = result.failure
+    if concurrent(result):
+        return race_repro_script(result, exchanges, ids)
     predictions = {i: p for i, p in result.predictions.items() if i < len(exchanges)}
     # Whether the failure showed in what the script compares: only then is "no answer differs"
     # a verdict.
@@ -212,8 +234,8 @@ def repro_script(result: SuiteResult, exchanges: list[Exchange], ids: dict[str, 
     names = {real: model for model, real in ids.items()}
     bound: set[str] = set()
     for number, exchange in enumerate(exchanges, 1):
-        path = _templated(exchange.path, names)
-        body = _templated(json.dumps(exchange.body), names) if exchange.body is not None else None
+        path = templated(exchange.path, names)
+        body = templated(json.dumps(exchange.body), names) if exchange.body is not None else None
         key = exchange.headers.get("Idempotency-Key")
         args = [str(number), repr(exchange.method), path]
         if body is not None:
@@ -221,78 +243,24 @@ def repro_script(result: SuiteResult, exchanges: list[Exchange], ids: dict[str, 
         if exchange.key_label != "default":
             args.append(f"key={exchange.key_label!r}")
         if key is not None:
-            args.append(f"idempotency_key={_own_key(key)}")
+            args.append(f"idempotency_key={own_key(key)}")
         prediction = predictions.get(number - 1)
         if prediction is not None:
             args.append(f"expect={(prediction.status, prediction.code, prediction.object_status)!r}")
             if prediction.same_as is not None:
                 args.append(f"same_as={prediction.same_as + 1}")
-        said = f"the suite expected {_said(prediction)}; " if prediction is not None else ""
-        lines.append(f"# {number}: {said}the implementation answered {_said(exchange)}")
+        expected = f"the suite expected {said(prediction)}; " if prediction is not None else ""
+        lines.append(f"# {number}: {expected}the implementation answered {said(exchange)}")
         lines.append(f"answer = send({', '.join(args)})")
         for real, model in names.items():
             if real in bound:
                 continue
-            where = _find(exchange.answer, real)
+            where = find(exchange.answer, real)
             if where is not None:
                 lines.append(f"bind({model!r}, answer{''.join(', ' + repr(x) for x in where)})")
                 bound.add(real)
     lines.append("finish()")
     return "\n".join(lines) + "\n"
-
-
-def _said(item: Prediction | Exchange | None) -> str:
-    """``409 invalid_state`` or ``200 processing``: a status with its code or object status."""
-    if isinstance(item, Prediction):
-        again = f" (answer {item.same_as + 1} again)" if item.same_as is not None else ""
-        return " ".join(str(part) for part in (item.status, item.code, item.object_status) if part is not None) + again
-    if isinstance(item, Exchange):
-        answer = item.answer if isinstance(item.answer, dict) else {}
-        detail = item.error_code or answer.get("status")
-        return f"{item.status} {detail}" if isinstance(detail, str) else str(item.status)
-    return "-"
-
-
-def _own_key(key: str) -> str:
-    """The suite's Idempotency-Key as a Python expression that makes it the script run's own at
-    the same length: the example's nonce after ``cxpay-`` becomes the run's (``RUN``). A key too
-    short to hold any of it stays as it was (the suite sends those with a request that answers the
-    same every time)."""
-    stem = "cxpay-"
-    nonce = 0
-    while key.startswith(stem) and nonce < 32 and len(key) > len(stem) + nonce \
-            and key[len(stem) + nonce] in "0123456789abcdef":
-        nonce += 1
-    if not nonce:
-        return repr(key)
-    return f"{stem!r} + RUN[:{nonce}] + {key[len(stem) + nonce:]!r}"
-
-
-def _templated(text: str, names: dict[str, str]) -> str:
-    """``text`` as a Python expression with real ids replaced by ``ids[...]`` (an f-string)."""
-    if not any(real in text for real in names):
-        return repr(text)
-    literal = repr(text).replace("{", "{{").replace("}", "}}")
-    quote = '"' if literal[0] == "'" else "'"  # not the literal's own (Python 3.11 f-strings)
-    for real, model in names.items():
-        literal = literal.replace(real, f"{{ids[{quote}{model}{quote}]}}")
-    return "f" + literal
-
-
-def _find(value: Any, wanted: str, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
-    if value == wanted:
-        return path
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found = _find(item, wanted, (*path, key))
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _find(item, wanted, (*path, index))
-            if found is not None:
-                return found
-    return None
 
 
 def as_json(result: SuiteResult) -> dict[str, Any]:
@@ -328,6 +296,8 @@ def as_json(result: SuiteResult) -> dict[str, Any]:
                  "expected": s.expected, "observed": s.observed}
                 for s in result.story
             ],
+            # The requests sent at once of a concurrent failure ([] for a sequential one).
+            "branches": race_json(result) if concurrent(result) else [],
         },
         "coverage": [
             {"object": c.object, "states": [c.states_reached, c.states_total],
