@@ -19,6 +19,7 @@ or event name of the spec appears here.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -190,7 +191,29 @@ def _planned(step: PlannedStep) -> str:
 # --- running -----------------------------------------------------------------------------------
 
 
-def run_plan(machine: ConformanceMachine, plan: RacePlan) -> RaceOutcome:
+class Connections:
+    """One connection per branch, opened once for the whole phase (an httpx client costs tens of
+    milliseconds to make): the adapter's ``fork()`` where it has one, else the adapter itself."""
+
+    def __init__(self, adapter: Adapter) -> None:
+        self.adapter = adapter
+        self._forks: dict[int, Adapter] = {}
+
+    def __getitem__(self, branch: int) -> Adapter:
+        found = self._forks.get(branch)
+        if found is None:
+            fork: Callable[[], Adapter] | None = getattr(self.adapter, "fork", None)
+            found = self._forks[branch] = fork() if fork is not None else self.adapter
+        return found
+
+    def close(self) -> None:
+        for adapter in self._forks.values():
+            if adapter is not self.adapter:
+                adapter.close()
+        self._forks.clear()
+
+
+def run_plan(machine: ConformanceMachine, plan: RacePlan, connections: Connections | None = None) -> RaceOutcome:
     """Run ``plan`` once on a payment of its own: the prefix step by step (checked as the
     sequential phase checks it), then the branches at once, then the read-back and the check."""
     ctx = machine.ctx
@@ -198,7 +221,13 @@ def run_plan(machine: ConformanceMachine, plan: RacePlan) -> RaceOutcome:
     for event, key, params in plan.prefix:
         machine.fire_event(event, key, dict(params))
     steps = _race_steps(machine, plan)
-    calls, answers = _run_branches(ctx, machine, steps)
+    own = connections is None
+    connections = Connections(ctx.adapter) if connections is None else connections
+    try:
+        calls, answers = _run_branches(ctx, machine, steps, connections)
+    finally:
+        if own:
+            connections.close()
     outcome = RaceOutcome(steps, calls, answers)
     for call, answer in zip(calls, answers, strict=True):
         step = machine.begin(_actor(steps[call.id]), _event_name(steps[call.id]), call.label, "")
@@ -249,11 +278,11 @@ def _race_steps(machine: ConformanceMachine, plan: RacePlan) -> list[RaceStep]:
     return steps
 
 
-def _run_branches(ctx: SuiteContext, machine: ConformanceMachine,
-                  steps: Sequence[RaceStep]) -> tuple[list[Call], list[Exchange]]:
+def _run_branches(ctx: SuiteContext, machine: ConformanceMachine, steps: Sequence[RaceStep],
+                  connections: Connections) -> tuple[list[Call], list[Exchange]]:
     """Send each branch's requests in a thread of its own, all released by one barrier."""
     branches = sorted({s.branch for s in steps})
-    adapters = {b: _connection(ctx.adapter) for b in branches}
+    adapters = {b: connections[b] for b in branches}
     barrier = threading.Barrier(len(branches))
     answers: dict[int, tuple[float, float, Exchange]] = {}
     errors: list[BaseException] = []
@@ -275,15 +304,10 @@ def _run_branches(ctx: SuiteContext, machine: ConformanceMachine,
             barrier.abort()
 
     threads = [threading.Thread(target=branch, args=(b,), name=f"cxpay-race-{b}") for b in branches]
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        for adapter in adapters.values():
-            if adapter is not ctx.adapter:
-                adapter.close()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     unreachable = [e for e in errors if isinstance(e, ImplementationUnreachable)]
     if unreachable:
         ctx.fatal = unreachable[0]
@@ -297,12 +321,6 @@ def _run_branches(ctx: SuiteContext, machine: ConformanceMachine,
                           f"branch {step.branch + 1}, {step.story} [{start * 1000:.0f}-{end * 1000:.0f} ms]"))
         exchanges.append(answer)
     return calls, exchanges
-
-
-def _connection(adapter: Adapter) -> Adapter:
-    """A connection of its own for one branch: the adapter's ``fork()`` where it has one."""
-    fork: Callable[[], Adapter] | None = getattr(adapter, "fork", None)
-    return fork() if fork is not None else adapter
 
 
 def _partition(machine: ConformanceMachine, step: RaceStep) -> Hashable | None:
@@ -416,6 +434,7 @@ def explore_races(ctx: SuiteContext, machine_class: type[ConformanceMachine], se
     happen again while Hypothesis shrank it), and Hypothesis's output."""
     repeats = max(1, ctx.config.race_repeats)
     output: list[str] = []
+    connections = Connections(ctx.adapter)
 
     @settings(config)
     @given(st.data())
@@ -426,7 +445,7 @@ def explore_races(ctx: SuiteContext, machine_class: type[ConformanceMachine], se
         for _ in range(repeats):
             machine = machine_class()
             try:
-                run_plan(machine, plan)
+                run_plan(machine, plan, connections)
             except ConformanceFailure:
                 ctx.failing = machine
                 raise
@@ -435,7 +454,8 @@ def explore_races(ctx: SuiteContext, machine_class: type[ConformanceMachine], se
                 ctx.notify()
 
     try:
-        with with_reporter(lambda text: output.append(str(text))), from_the_seed_alone():
+        with with_reporter(lambda text: output.append(str(text))), from_the_seed_alone(), \
+                contextlib.closing(connections):
             seed(race_seed(seed_value))(races)()
     except ImplementationUnreachable:
         raise
