@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -47,10 +48,10 @@ def caught(faulty: EmbeddedServer) -> SuiteResult:
     return result
 
 
-def _run_script(script: Path, server: EmbeddedServer) -> subprocess.CompletedProcess[str]:
+def _run_script(script: Path, server: EmbeddedServer, base_url: str | None = None) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CXPAY_")}
     environment.update(CXPAY_API_KEY=server.api_key or "", CXPAY_SECOND_API_KEY=server.second_api_key or "",
-                       CXPAY_BASE_URL=server.base_url)
+                       CXPAY_BASE_URL=base_url or server.base_url)
     return subprocess.run([sys.executable, str(script)], env=environment, capture_output=True, text=True,
                           timeout=120, check=False)
 
@@ -132,3 +133,11 @@ def test_repro_races_the_branches_again_and_passes_once_the_race_is_gone(
     sessions = [set(re.findall(r"/checkout-sessions/(cs_\w+)", attempt)) for attempt in attempts]
     assert len(attempts) == ATTEMPTS and all(sessions), passed.stdout
     assert len(set().union(*sessions)) >= ATTEMPTS and not set().union(*sessions) & set(caught.ids.values())
+
+    # No answer at all is no reproduction: it cannot tell (2), without a traceback.
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        nobody = f"http://127.0.0.1:{unused.getsockname()[1]}"
+    unreachable = _run_script(script, faulty, base_url=nobody)
+    assert unreachable.returncode == 2, unreachable.stdout + unreachable.stderr
+    assert "did not answer" in unreachable.stdout and "Traceback" not in unreachable.stderr
