@@ -282,8 +282,11 @@ def _run_with_progress(config: SuiteConfig, console: Console, checked: Checked |
             # Past the first failure, Hypothesis replays variants of it to shrink the story:
             # the examples explored stay where the failure came.
             done = first.examples
-            shrinking = (f"shrinking the failure of example {first.examples} "
-                         f"({max(0, ctx.examples - first.examples)} replays, shortest story "
+            if first.check == "linearizability":  # found by the concurrent phase
+                what, replays = f"concurrent history {first.races + 1}", ctx.races - first.races - 1
+            else:
+                what, replays = f"example {first.examples}", ctx.examples - first.examples
+            shrinking = (f"shrinking the failure of {what} ({max(0, replays)} replays, shortest story "
                          f"{shortest or '?'} steps)")
         progress.update(task, completed=done, counts=counts,
                         phase=f"[bold red]{shrinking}[/]" if shrinking else "[bold]examples")
@@ -345,8 +348,10 @@ def _finish(
     )
     first = result.first_failure
     if result.failure is not None and first is not None:
+        where = (f"concurrent history {first.races + 1}" if first.check == "linearizability"
+                 else f"example {first.examples}")
         console.print(
-            f"The first failure ({first.check}) came in example {first.examples}, after {first.seconds:.1f}s; "
+            f"The first failure ({first.check}) came in {where}, after {first.seconds:.1f}s; "
             "the examples after it were Hypothesis shrinking it to the story below."
         )
     if result.failure is not None:

@@ -73,6 +73,7 @@ class FirstFailure:
     seconds: float  # from the start of the run to the failing check
     examples: int  # examples run, the failing one included
     check: str
+    races: int = 0  # concurrent histories run before it (the failing one not included)
 
 
 class Example(Protocol):
@@ -167,7 +168,8 @@ class SuiteContext:
         """Note the run's first failure (the listener, a progress bar, learns that shrinking began)."""
         if self.first_failure is None:
             self.first_failure = FirstFailure(self.clock() - self.started,
-                                              self.examples + (0 if machine.counted else 1), failure.check)
+                                              self.examples + (0 if machine.counted else 1), failure.check,
+                                              self.races)
             self.notify()
 
     def notify(self) -> None:
