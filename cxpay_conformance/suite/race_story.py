@@ -19,7 +19,7 @@ from cxpay_conformance.suite.runner import SuiteResult
 
 #: The width of a story's table of the requests sent at once, and its narrowest column.
 TABLE_WIDTH = 110
-NARROWEST = 24
+NARROWEST = 30  # room for 'sent 1234 ms, answered 1290 ms'
 
 _BRANCH_STORY = re.compile(r"^branch \d+, (?P<story>.*?)(?: \[\d+-\d+ ms\])?$", re.DOTALL)
 
@@ -37,7 +37,8 @@ def race_table(result: SuiteResult) -> list[str]:
     step | branch 1                      | branch 2
     -----+-------------------------------+------------------------------
        3 |                               | customer: pay cs_... with card_number=4000000000000002
-         |                               | sent 1 ms, answered 62 ms -> 200 processing
+         |                               | sent 1 ms, answered 62 ms
+         |                               | -> 200 processing
     """
     rows = at_once(result)
     branches = sorted({branch for _index, _step, branch, _sent, _end in rows})
@@ -47,8 +48,8 @@ def race_table(result: SuiteResult) -> list[str]:
     lines = [_row(header, width), "-----+" + "+".join(["-" * (width + 2)] * len(branches))]
     for index, step, branch, sent, answered in rows:
         exchange = result.exchanges[index]
-        text = textwrap.wrap(step_text(step), width) + textwrap.wrap(
-            f"sent {sent * 1000:.0f} ms, answered {answered * 1000:.0f} ms -> {said(exchange)}", width)
+        text = [*textwrap.wrap(step_text(step), width), f"sent {sent * 1000:.0f} ms, answered {answered * 1000:.0f} ms",
+                *textwrap.wrap(f"-> {said(exchange)}", width)]
         for line_number, text_line in enumerate(text):
             cells = [str(step.number) if step and line_number == 0 else ""] + [""] * len(branches)
             cells[1 + columns[branch]] = text_line

@@ -25,6 +25,7 @@ from cxpay_conformance.embedded import EmbeddedServer, embedded_server
 from cxpay_conformance.suite import SuiteResult, run_suite
 from cxpay_conformance.suite.race_repro import ATTEMPTS
 from cxpay_conformance.suite.report import as_json, story, write_reports
+from cxpay_conformance.suite.repro_text import said
 from tests.suite.conftest import config_for
 
 
@@ -72,11 +73,10 @@ def test_the_story_draws_the_requests_sent_at_once_side_by_side(caught: SuiteRes
     by_start = sorted(caught.branches.items(), key=lambda item: (item[1][1], item[0]))
     rows = []
     for index, (branch, sent, answered) in by_start:
-        exchange = caught.exchanges[index]
-        detail = exchange.error_code or (exchange.answer or {}).get("status")
-        said = f"sent {sent * 1000:.0f} ms, answered {answered * 1000:.0f} ms -> {exchange.status} {detail}"
-        row = next(i for i, line in enumerate(table) if said in line)
-        assert table[row].index(said) == columns[branch] + 2, (said, table[row])
+        times = f"sent {sent * 1000:.0f} ms, answered {answered * 1000:.0f} ms"
+        column = columns[branch] + 2
+        row = next(i for i, line in enumerate(table) if line[column:].startswith(times))
+        assert table[row + 1][column:].startswith(f"-> {said(caught.exchanges[index])}"), table
         rows.append(row)
     assert rows == sorted(rows)
     # The prefix is told step by step as before; the requests sent at once only in the table.
