@@ -164,7 +164,8 @@ class RaceModel:
     def key(self, state: RaceState) -> Hashable:
         objects = tuple((o.key, o.state, repr(sorted(o.fields.items())), repr(sorted(o.links.items())))
                         for o in state.world)
-        first = tuple(sorted((k, f.call.id) for k, f in state.first.items()))
+        # When each key's first answer came counts too: it decides when the key is forgotten.
+        first = tuple(sorted((k, f.call.id, f.at) for k, f in state.first.items()))
         return (objects, state.world.now, tuple(sorted(state.emitted)), first, tuple(sorted(state.bound.items())))
 
     # --- predictions -------------------------------------------------------------------------

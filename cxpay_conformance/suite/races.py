@@ -463,8 +463,10 @@ def explore_races(ctx: SuiteContext, machine_class: type[ConformanceMachine], se
         failure = _first_failure(group)
         if failure is None:
             raise
+        _tell_of(ctx, failure)
         return failure, True, output
     except ConformanceFailure as failure:
+        _tell_of(ctx, failure)
         return failure, False, output
     except Flaky:
         remembered = ctx.failing
@@ -473,6 +475,13 @@ def explore_races(ctx: SuiteContext, machine_class: type[ConformanceMachine], se
         ctx.current = remembered
         return remembered.failure, True, output
     return None, False, output
+
+
+def _tell_of(ctx: SuiteContext, failure: ConformanceFailure) -> None:
+    """Make the history that failed with ``failure`` the one the report tells: while Hypothesis
+    shrank it, other histories ran after it (and one that did not fail again, if it was flaky)."""
+    if ctx.failing is not None and ctx.failing.failure is failure:
+        ctx.current = ctx.failing
 
 
 def _first_failure(group: BaseException) -> ConformanceFailure | None:
