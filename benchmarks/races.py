@@ -13,7 +13,7 @@ Four parts, each a table (``--parts`` picks some):
   The time is the suite's own ``first_failure`` (from the start of the run to the failing
   check), as ``cxpay-conformance selftest`` reports it; shrinking after it is capped.
 * ``c``, **false alarms**: ``--alarm-runs`` runs of the concurrent phase alone at the ``ci``
-  profile (30 plans x 3 repeats), seeds 1, 2, ..., against the correct sandbox on each of
+  profile (40 plans x 3 repeats), seeds 1, 2, ..., against the correct sandbox on each of
   ``--stores`` (memory, SQLite), and with ``--latency-ms`` added before every request (an
   adapter that sleeps, on every branch's connection). Every verdict must be conformant; the
   story of one that is not is saved under the system's temporary directory and named.

@@ -14,7 +14,7 @@ PROFILES: dict[str, tuple[int, int]] = {
 
 #: name -> test cases of the concurrent phase (each run ``race_repeats`` times): none in
 #: ``quick``, which stays a smoke test; the release gates (``ci``, ``thorough``) race.
-PROFILE_RACES: dict[str, int] = {"quick": 0, "ci": 30, "thorough": 100}
+PROFILE_RACES: dict[str, int] = {"quick": 0, "ci": 40, "thorough": 120}
 
 #: The phases of a run, in the order they run.
 PHASES = ("sequential", "concurrent")

@@ -89,7 +89,7 @@ RACES = [name for name, fault in FAULTS.items() if fault.family == "linearizabil
 
 @pytest.mark.parametrize("fault", RACES)
 def test_the_default_profile_catches_each_race_and_times_it(fault: str) -> None:
-    """The quick profile has no concurrent phase; ci races 30 plans after its sequential
+    """The quick profile has no concurrent phase; ci races 40 plans after its sequential
     examples, which a 1 s budget cuts to one batch here. The time to catch is the race phase's
     failure, counted from the start of the run, so after the sequential examples."""
     for seed in SEEDS:
