@@ -107,3 +107,19 @@ class ConformanceFailure(CXPayError, AssertionError):
     @property
     def dedup_key(self) -> tuple[str, str, str]:
         return (self.check, self.event, str(self.expected))
+
+    @classmethod
+    def first_in(cls, error: BaseException) -> ConformanceFailure | None:
+        """The first conformance failure in ``error``, looking inside exception groups (which
+        Hypothesis raises for a failure that did not happen again).
+
+        >>> ConformanceFailure.first_in(ExceptionGroup("flaky", [ValueError(), failure]))
+        failure
+        """
+        if isinstance(error, cls):
+            return error
+        for inner in getattr(error, "exceptions", ()):
+            found = cls.first_in(inner)
+            if found is not None:
+                return found
+        return None

@@ -462,7 +462,7 @@ def explore_races(ctx: SuiteContext, machine_class: type[ConformanceMachine], se
     except ImplementationUnreachable:
         raise
     except FlakyFailure as group:
-        failure = _first_failure(group)
+        failure = ConformanceFailure.first_in(group)
         if failure is None:
             raise
         _tell_of(ctx, failure)
@@ -484,16 +484,6 @@ def _tell_of(ctx: SuiteContext, failure: ConformanceFailure) -> None:
     shrank it, other histories ran after it (and one that did not fail again, if it was flaky)."""
     if ctx.failing is not None and ctx.failing.failure is failure:
         ctx.current = ctx.failing
-
-
-def _first_failure(group: BaseException) -> ConformanceFailure | None:
-    if isinstance(group, ConformanceFailure):
-        return group
-    for inner in getattr(group, "exceptions", ()):
-        found = _first_failure(inner)
-        if found is not None:
-            return found
-    return None
 
 
 __all__ = ["RacePlan", "draw_plan", "explore_races", "race_seed", "run_plan"]

@@ -201,7 +201,7 @@ def _explore_with(ctx: SuiteContext, machine: type[Any],
         except ImplementationUnreachable:
             raise
         except FlakyFailure as group:
-            failure = _first_failure(group)
+            failure = ConformanceFailure.first_in(group)
             if failure is None:
                 raise
             return failure, True, replay, output
@@ -237,16 +237,6 @@ def _settings(config: SuiteConfig, examples: int) -> settings:
                                HealthCheck.data_too_large],
         report_multiple_bugs=False,
     )
-
-
-def _first_failure(group: BaseException) -> ConformanceFailure | None:
-    if isinstance(group, ConformanceFailure):
-        return group
-    for inner in getattr(group, "exceptions", ()):
-        found = _first_failure(inner)
-        if found is not None:
-            return found
-    return None
 
 
 @contextmanager
