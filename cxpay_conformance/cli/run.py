@@ -239,7 +239,7 @@ def _implementation(options: SuiteConfig, console: Console) -> Iterator[SuiteCon
 
 def _run_with_progress(config: SuiteConfig, console: Console, checked: Checked | None = None) -> SuiteResult:
     seed_note = config.seed if config.seed is not None else "random (printed at the end)"
-    races = f"{config.races} concurrent test cases x {config.race_repeats}"
+    races = f"{config.races} concurrent test case{'' if config.races == 1 else 's'} x {config.race_repeats}"
     sequential = f"{config.examples} examples x up to {config.steps} steps"
     then = f", then {races}" if config.races else ""
     plan = sequential + then if "sequential" in config.phases else races

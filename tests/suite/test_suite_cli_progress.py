@@ -51,7 +51,8 @@ def test_a_log_gets_plain_progress_lines_and_paths_whole(every_tick: None, tmp_p
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert any(PROGRESS.fullmatch(line) for line in lines), result.stdout
-    assert lines.index("Profile ci: 4 examples x up to 8 steps; seed 11") < min(
+    # 4 of ci's 150 examples: 40 * 4 // 150 = 1 of its concurrent test cases.
+    assert lines.index("Profile ci: 4 examples x up to 8 steps, then 1 concurrent test case x 3; seed 11") < min(
         i for i, line in enumerate(lines) if line.startswith("progress: "))
     assert f"Coverage diagrams: {report_dir / 'coverage'}/" in lines
 
