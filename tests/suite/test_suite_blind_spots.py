@@ -71,7 +71,8 @@ def test_an_example_that_captured_a_charge_crosses_its_settlement_time_at_teardo
     with one_example(reference) as machine:
         captured(machine)
         machine.teardown()
-    *_, before, on_it = [step for step in machine.steps if step.actor == "clock"]  # the event list is read last
+    clock_steps = [step for step in machine.steps if step.actor == "clock"]  # the event list is read last
+    before, on_it = clock_steps[-2:]
     delay = SPEC.clock["settlement_delay"]
     assert (before.story, on_it.story) == (f"clock: advance {delay - 1} s", "clock: advance 1 s")
     assert before.expected == "nothing falls due"
