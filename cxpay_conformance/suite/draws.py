@@ -12,7 +12,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from cxpay_conformance.spec import Event
+from cxpay_conformance.spec import Event, Spec
 from cxpay_conformance.suite.context import SuiteContext
 from cxpay_conformance.suite.machine import ConformanceMachine
 
@@ -101,3 +101,9 @@ def due_edges(machine: ConformanceMachine, waiting: list[tuple[int, str, str]]) 
             when - now + delta for delta in (-1, 0, 1) if when - now + delta >= 1)
     edges = [sampled(machine.ctx, sorted(times)) for _event, times in sorted(by_event.items()) if times]
     return st.one_of(*edges) if edges else st.just(1)
+
+
+def ends_things(spec: Spec, event: Event) -> bool:
+    """Whether every transition of ``event`` ends its object (leads to a terminal state)."""
+    terminal = set(spec.objects[event.object].terminal_states)
+    return all(t.to in terminal for t in spec.transitions_of(event.name))

@@ -26,7 +26,7 @@ from cxpay_conformance.suite._compat import every_rule_on
 from cxpay_conformance.suite.adapter import USE_DEFAULT_KEY, Exchange
 from cxpay_conformance.suite.context import KeyedRequest, Prediction, Step, SuiteContext, brief, rejection_words
 from cxpay_conformance.suite.foreign import ForeignPayments
-from cxpay_conformance.suite.observed import ObservedGraph, differences
+from cxpay_conformance.suite.observed import ObservedGraph, differences, wire
 from cxpay_conformance.suite.requests import body_for
 
 #: Payments still open at once in one example: enough to interleave, few enough to go deep.
@@ -168,15 +168,7 @@ class ConformanceMachine(RuleBasedStateMachine):
 
     def wire(self, snapshot: Mapping[str, Any], type_: str) -> dict[str, Any]:
         """A model snapshot as the wire should show it: model keys replaced by real ids."""
-        def real(value: Any) -> Any:
-            if isinstance(value, list):
-                return [real(v) for v in value]
-            if isinstance(value, str) and value in self.world.objects:
-                return self.ids.get(value, f"<{value}: not created by the implementation>")
-            return value
-
-        links = {link.field for link in self.ctx.spec.objects[type_].links.values()} | {"id"}
-        return {k: (real(v) if k in links else v) for k, v in snapshot.items()} | {"object": type_}
+        return wire(self.ctx.spec, snapshot, type_, self.world.objects, self.ids)
 
     def expected(self, key: str) -> dict[str, Any]:
         obj = self.world.objects[key]

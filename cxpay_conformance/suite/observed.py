@@ -8,7 +8,7 @@ answered object with the model's prediction, field by field; a predicted mapping
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from cxpay_conformance.spec import Spec
@@ -58,3 +58,18 @@ def differences(expected: Mapping[str, Any], observed: Any, where: str = "") -> 
         elif got != want or isinstance(got, bool) != isinstance(want, bool):  # JSON: true is not 1
             found.append(f"{name}: expected {want!r}, got {got!r}")
     return found
+
+
+def wire(spec: Spec, snapshot: Mapping[str, Any], type_: str, known: Collection[str],
+         ids: Mapping[str, str]) -> dict[str, Any]:
+    """A model snapshot of a ``type_`` object as the wire should show it: the model keys in its
+    links (those in ``known``, the model's objects) replaced by the real ids of ``ids``."""
+    def real(value: Any) -> Any:
+        if isinstance(value, list):
+            return [real(v) for v in value]
+        if isinstance(value, str) and value in known:
+            return ids.get(value, f"<{value}: not created by the implementation>")
+        return value
+
+    links = {link.field for link in spec.objects[type_].links.values()} | {"id"}
+    return {k: (real(v) if k in links else v) for k, v in snapshot.items()} | {"object": type_}

@@ -24,7 +24,7 @@ from cxpay_conformance.model import World
 from cxpay_conformance.spec import Event, Rejection, Spec
 from cxpay_conformance.suite.adapter import Exchange
 from cxpay_conformance.suite.linearizability import Call
-from cxpay_conformance.suite.observed import differences
+from cxpay_conformance.suite.observed import differences, wire
 from cxpay_conformance.suite.receiver import Delivery
 
 
@@ -236,25 +236,11 @@ class RaceModel:
                         if child not in ids and isinstance(child_id, str):
                             ids[child] = child_id
                     queue.extend(mine if isinstance(mine, list) else [mine] if mine else [])
-            expected = self._wire(world, key, ids)
+            expected = wire(self.spec, snapshot, obj.type, world.objects, ids)
             found = differences(expected, observed)
             if found:
                 return f"{obj.type} {real} as read back differs from this order's: {'; '.join(found[:3])}"
         return None
-
-    def _wire(self, world: World, key: str, ids: Mapping[str, str]) -> dict[str, Any]:
-        obj = world.objects[key]
-
-        def real(value: Any) -> Any:
-            if isinstance(value, list):
-                return [real(v) for v in value]
-            if isinstance(value, str) and value in world.objects:
-                return ids.get(value, f"<{value}: not created by the implementation>")
-            return value
-
-        links = {link.field for link in self.spec.objects[obj.type].links.values()} | {"id"}
-        snapshot = world.snapshot(key)
-        return {k: (real(v) if k in links else v) for k, v in snapshot.items()} | {"object": obj.type}
 
 
 def initial_state(world: World) -> RaceState:

@@ -34,11 +34,11 @@ from hypothesis.reporting import with_reporter
 
 from cxpay_conformance.errors import ConformanceFailure, ImplementationUnreachable
 from cxpay_conformance.model import World
-from cxpay_conformance.spec import Event, Spec
+from cxpay_conformance.spec import Event
 from cxpay_conformance.suite._compat import from_the_seed_alone
 from cxpay_conformance.suite.adapter import Adapter, Exchange
 from cxpay_conformance.suite.context import SuiteContext, brief
-from cxpay_conformance.suite.draws import params_strategy, sampled
+from cxpay_conformance.suite.draws import ends_things, params_strategy, sampled
 from cxpay_conformance.suite.linearizability import Call, Verdict, check
 from cxpay_conformance.suite.machine import ConformanceMachine
 from cxpay_conformance.suite.race_model import RaceModel, RaceStep, initial_state
@@ -114,7 +114,7 @@ def draw_plan(ctx: SuiteContext, data: st.DataObject) -> RacePlan:
         return RacePlan(body, (), ((PlannedStep("create", params=dict(body)),), *[(twice,)] * (count - 1)))
     prefix: list[tuple[Event, str, dict[str, Any]]] = []
     for _ in range(data.draw(st.sampled_from(PREFIX_LENGTHS), label="prefix steps")):
-        forward = [(e, k) for e, k in _pairs(ctx, world, payment) if _enabled(world, e, k) and not _ends(spec, e)]
+        forward = [(e, k) for e, k in _pairs(ctx, world, payment) if _enabled(world, e, k) and not ends_things(spec, e)]
         if not forward:
             break
         event, key = data.draw(sampled(ctx, forward), label="prefix step")
@@ -175,9 +175,6 @@ def _enabled(world: World, event: Event, key: str) -> bool:
     return event.name in world.enabled(world.subject(event.name, key).key)
 
 
-def _ends(spec: Spec, event: Event) -> bool:
-    terminal = set(spec.objects[event.object].terminal_states)
-    return all(t.to in terminal for t in spec.transitions_of(event.name))
 
 
 def _planned(step: PlannedStep) -> str:

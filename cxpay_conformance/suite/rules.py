@@ -18,7 +18,7 @@ from hypothesis.stateful import Bundle, initialize, precondition, rule
 
 from cxpay_conformance.spec import Event
 from cxpay_conformance.suite.context import SuiteContext
-from cxpay_conformance.suite.draws import MOSTLY, due_edges, params_strategy, sampled
+from cxpay_conformance.suite.draws import MOSTLY, due_edges, ends_things, params_strategy, sampled
 from cxpay_conformance.suite.machine import swarmed
 from cxpay_conformance.suite.probes import ProbingMachine, probe_rule
 from cxpay_conformance.suite.requests import create_bodies
@@ -47,9 +47,9 @@ def build_machine(ctx: SuiteContext) -> type[GeneratedMachine]:
 
     playable = [e for e in spec.events.values() if not e.creates and e.due is None]
     for event in playable:
-        if not _ends_things(ctx, event):
+        if not ends_things(ctx.spec, event):
             namespace[_rule_name(event.name)] = _event_rule(ctx, event, payments)
-    ending = [e for e in playable if _ends_things(ctx, e)]
+    ending = [e for e in playable if ends_things(ctx.spec, e)]
     if ending:
         namespace["end_a_payment"] = _ending_rule(ctx, ending)
 
@@ -102,7 +102,7 @@ def build_machine(ctx: SuiteContext) -> type[GeneratedMachine]:
         self.swarm = mask
 
     # Rules that can always run once a payment exists: the clock, and events addressed to roots.
-    root_rules = [_rule_name(e.name) for e in playable if e.target == spec.root.name and not _ends_things(ctx, e)]
+    root_rules = [_rule_name(e.name) for e in playable if e.target == spec.root.name and not ends_things(ctx.spec, e)]
     never_stuck = ["advance_clock", "end_a_payment", *root_rules]
     namespace["choose_swarm"] = choose_swarm
     return type("CXPayConformance", (GeneratedMachine,), namespace)
@@ -113,10 +113,6 @@ def _rule_name(event: str) -> str:
     return f"event_{event}" if hasattr(GeneratedMachine, event) else event
 
 
-def _ends_things(ctx: SuiteContext, event: Event) -> bool:
-    """Whether every transition of ``event`` ends its object (leads to a terminal state)."""
-    terminal = set(ctx.spec.objects[event.object].terminal_states)
-    return all(t.to in terminal for t in ctx.spec.transitions_of(event.name))
 
 
 def _event_rule(ctx: SuiteContext, event: Event, payments: Bundle[int]) -> Callable[..., None]:
@@ -126,7 +122,7 @@ def _event_rule(ctx: SuiteContext, event: Event, payments: Bundle[int]) -> Calla
     go deep; events that end a payment take any object, so they mostly test rejections.
     """
     params = params_strategy(ctx, event)
-    seek_allowed = not _ends_things(ctx, event)
+    seek_allowed = not ends_things(ctx.spec, event)
 
     if event.target == ctx.spec.root.name:
         @precondition(swarmed(event.name))
