@@ -25,7 +25,7 @@ from cxpay_conformance.server.config import WebhookPolicy
 from cxpay_conformance.server.faults import NO_FAULTS, injected
 from cxpay_conformance.server.signatures import HEADER, signature_header
 from cxpay_conformance.server.store import Store, UnitOfWork
-from cxpay_conformance.server.webhook_endpoints import Delivery, DeliveryState
+from cxpay_conformance.server.webhook_endpoints import Delivery, DeliveryState, WebhookEndpoint
 from cxpay_conformance.server.webhook_hosts import host_allowed
 
 _log = logging.getLogger("cxpay_conformance.server.webhooks")
@@ -57,6 +57,7 @@ class WebhookDispatcher:
         self._task: asyncio.Task[None] | None = None
         self._attempts: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
+        self._secrets: dict[str, str] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -131,7 +132,10 @@ class WebhookDispatcher:
         """Try ``delivery`` once; answer it as it is after the try."""
         endpoint = self._store.endpoint(delivery.endpoint_id)
         event = self._store.event(delivery.event_id)
-        if endpoint is None or endpoint.deleted or event is None:
+        deleted = endpoint is not None and endpoint.deleted
+        if deleted and injected(self._faults, "deleted_endpoint_still_receives"):
+            deleted = False
+        if endpoint is None or deleted or event is None:
             return replace(delivery, state=DeliveryState.DROPPED)
         if not host_allowed(endpoint.url, self._policy.allowed_hosts):
             # Registered under other options (a --db from another start): never sent.
@@ -147,7 +151,7 @@ class WebhookDispatcher:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
-            HEADER: self._signature(endpoint.secret, body),
+            HEADER: self._signature(self._secret_of(endpoint), body),
         }
         error: str | None = None
         try:
@@ -164,7 +168,7 @@ class WebhookDispatcher:
             return replace(
                 delivery, attempts=attempts, state=DeliveryState.DELIVERED, last_error=None
             )
-        if attempts >= self._policy.max_attempts:
+        if attempts >= self._policy.max_attempts or injected(self._faults, "webhook_never_retried"):
             _log.warning(
                 "webhook %s of event %s to %s gave up after %d attempts: %s",
                 delivery.id,
@@ -190,6 +194,14 @@ class WebhookDispatcher:
             time.strftime("%H:%M:%S", time.localtime(retry_at)),
         )
         return replace(delivery, attempts=attempts, next_attempt_at=retry_at, last_error=error)
+
+    def _secret_of(self, endpoint: WebhookEndpoint) -> str:
+        """The secret ``endpoint``'s deliveries are signed with: its own (with the
+        ``one_secret_for_all_endpoints`` fault, a secret cached per merchant: the first one
+        this dispatcher signed with for the endpoint's merchant)."""
+        if injected(self._faults, "one_secret_for_all_endpoints"):
+            return self._secrets.setdefault(endpoint.merchant, endpoint.secret)
+        return endpoint.secret
 
     def _signature(self, secret: str, body: bytes) -> str:
         """The ``CXPay-Signature`` header of one attempt: signed now, over the body sent."""

@@ -136,6 +136,14 @@ _CATALOGUE = (
     Fault("redelivery_new_event_id", "webhooks",
           "every event is delivered a second time (at least once allows that), but the "
           "redelivery carries a new event id", "dispatcher._send"),
+    Fault("webhook_never_retried", "webhooks",
+          "a delivery the endpoint refuses (an error status, no answer, a reset connection) is "
+          "given up at once instead of retried: at most once, not at least once",
+          "dispatcher._send"),
+    Fault("deleted_endpoint_still_receives", "webhooks",
+          "a deleted webhook endpoint still gets the merchant's new events (the outbox owes them "
+          "to deleted endpoints too, and the dispatcher sends them)",
+          "transaction.Transaction._endpoints, dispatcher._send"),
     # --- event_list: GET /events -----------------------------------------------------------
     Fault("event_list_empty", "event_list",
           "GET /events always answers an empty list (has_more false): a merchant that missed a "
@@ -152,6 +160,9 @@ _CATALOGUE = (
     Fault("signature_over_other_body", "signatures",
           "the signature is computed over a pretty-printed body, not the compact body sent",
           "dispatcher._send"),
+    Fault("one_secret_for_all_endpoints", "signatures",
+          "the signing secret is cached per merchant: every endpoint of a merchant is signed with "
+          "the secret of the first one the dispatcher signed for", "dispatcher._secret_of"),
     # --- idempotency -----------------------------------------------------------------------------
     Fault("idempotency_ignored", "idempotency",
           "a replay with the same Idempotency-Key runs the request again instead of answering "
@@ -180,6 +191,13 @@ _CATALOGUE = (
     Fault("idempotency_global_scope", "tenant_isolation",
           "Idempotency-Keys are global instead of per merchant: another merchant's request "
           "with the same key and body gets this merchant's answer", "service.Sandbox.claim"),
+    Fault("global_test_clock", "tenant_isolation",
+          "the sandbox keeps one test clock for all merchants: advancing one merchant's clock "
+          "moves every merchant's time (their next advance starts later, their sessions expire "
+          "early)", "service.Sandbox.clock_of"),
+    Fault("events_to_every_merchant", "tenant_isolation",
+          "a merchant's events are owed to every merchant's webhook endpoints, not only its own "
+          "(each signed with the receiving endpoint's secret)", "transaction.Transaction._endpoints"),
     # --- linearizability: races, each a check-then-act gap widened by service.race_window ----
     Fault("no_lock_in_pay", "linearizability",
           "pay runs without the merchant's lock and awaits the card network between reading "

@@ -87,6 +87,12 @@ class MemoryStore:
     def active_endpoints(self, merchant: str) -> Sequence[WebhookEndpoint]:
         return [e for e in self._endpoints.values() if e.merchant == merchant and not e.deleted]
 
+    def deleted_endpoints(self, merchant: str) -> Sequence[WebhookEndpoint]:
+        return [e for e in self._endpoints.values() if e.merchant == merchant and e.deleted]
+
+    def every_active_endpoint(self) -> Sequence[WebhookEndpoint]:
+        return [e for e in self._endpoints.values() if not e.deleted]
+
     def pending_deliveries(self) -> Sequence[Delivery]:
         return list(self._deliveries.values())
 

@@ -48,7 +48,8 @@ def _nothing() -> None:
     pass
 
 
-#: The merchant an idempotency key is filed under with the ``idempotency_global_scope`` fault.
+#: The merchant an idempotency key is filed under with the ``idempotency_global_scope`` fault,
+#: and the one test clock every merchant runs on with ``global_test_clock``.
 GLOBAL_SCOPE = "*"
 
 
@@ -79,18 +80,24 @@ class Sandbox:
             lock = self._locks[merchant] = asyncio.Lock()
         return lock
 
+    def clock_of(self, merchant: str) -> str:
+        """Whose test clock ``merchant``'s requests run on: its own (with the
+        ``global_test_clock`` fault, one clock the whole sandbox shares)."""
+        return GLOBAL_SCOPE if injected(self.config.faults, "global_test_clock") else merchant
+
     async def see(self, merchant: str) -> None:
         """Start the merchant's test clock the first time the merchant is seen."""
-        if self.store.clock(merchant) is not None:
+        clock = self.clock_of(merchant)
+        if self.store.clock(clock) is not None:
             return
         async with self._lock(merchant):
-            if self.store.clock(merchant) is None:
-                await self.store.commit(UnitOfWork(clocks={merchant: first_seen_time()}))
+            if self.store.clock(clock) is None:
+                await self.store.commit(UnitOfWork(clocks={clock: first_seen_time()}))
 
     def claim(self, merchant: str, key: str, fingerprint: str) -> Claim | Answer:
         """Claim an idempotency key for a new request, or answer at once (see
         :meth:`~.idempotency.InFlightKeys.claim`)."""
-        now = self.store.clock(merchant) or 0
+        now = self.store.clock(self.clock_of(merchant)) or 0
         faults = self.config.faults
         scope = GLOBAL_SCOPE if injected(faults, "idempotency_global_scope") else merchant
         remembered = self.store.idempotency(scope, key)
@@ -118,16 +125,18 @@ class Sandbox:
             await race_window()
         lock = self._lock(merchant) if locked else contextlib.nullcontext()
         async with lock:
-            now = self.store.clock(merchant)
+            now = self.store.clock(self.clock_of(merchant))
             if now is None:
                 raise RuntimeError(f"merchant {merchant} has no clock; call see() first")
-            tx = Transaction(self.store, merchant, now, self._wall_clock(), self.config.faults)
+            tx = Transaction(self.store, merchant, now, self._wall_clock(), self.config.faults,
+                             clock=self.clock_of(merchant))
             try:
                 answer = action(tx)
             except ApiError as error:
                 if claim is None:
                     raise
-                tx = Transaction(self.store, merchant, now, self._wall_clock(), self.config.faults)
+                tx = Transaction(self.store, merchant, now, self._wall_clock(), self.config.faults,
+                                 clock=self.clock_of(merchant))
                 answer = Answer(error.status, error.body())
             # An answer that cannot be written must not leave its change behind (the store
             # would keep a change its client never heard of): encode it before committing.

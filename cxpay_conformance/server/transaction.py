@@ -8,10 +8,12 @@ action's outcome becomes stored objects, events and the webhook deliveries they 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cxpay_conformance.server import ids
 from cxpay_conformance.server.domain import Outcome, Payment
 from cxpay_conformance.server.events import events_of
-from cxpay_conformance.server.faults import NO_FAULTS
+from cxpay_conformance.server.faults import NO_FAULTS, injected
 from cxpay_conformance.server.objects import Charge, CheckoutSession, PaymentIntent
 from cxpay_conformance.server.store import Store, UnitOfWork
 from cxpay_conformance.server.webhook_endpoints import Delivery, WebhookEndpoint
@@ -20,7 +22,8 @@ from cxpay_conformance.server.webhook_endpoints import Delivery, WebhookEndpoint
 class Transaction:
     """The view and the writes of one request of ``merchant`` at test-clock time ``now``;
     ``wall_now`` (real Unix time) schedules the first delivery attempt of its events;
-    ``faults`` are the sandbox's injected bugs (:mod:`.faults`), for the actions to consult."""
+    ``faults`` are the sandbox's injected bugs (:mod:`.faults`), for the actions to consult;
+    ``clock``: whose test clock an advance moves (the merchant's own, but for a fault)."""
 
     def __init__(
         self,
@@ -29,9 +32,12 @@ class Transaction:
         now: int,
         wall_now: float,
         faults: frozenset[str] = NO_FAULTS,
+        *,
+        clock: str | None = None,
     ) -> None:
         self.store = store
         self.merchant = merchant
+        self.clock = clock or merchant
         self.now = now
         self.wall_now = wall_now
         self.faults = faults
@@ -68,7 +74,7 @@ class Transaction:
         test-clock time ``at``, default now), and one delivery per event and active endpoint."""
         before = self.payment(outcome.payment.session.id) if self.faults else None
         self.work.save_payment(outcome.payment)
-        endpoints = self.store.active_endpoints(self.merchant)
+        endpoints = self._endpoints()
         at = self.now if at is None else at
         for event in events_of(outcome, at, self.faults, before):
             self.work.events.append(event)
@@ -83,9 +89,19 @@ class Transaction:
                 )
                 self.work.deliveries[delivery.id] = delivery
 
+    def _endpoints(self) -> Sequence[WebhookEndpoint]:
+        """The endpoints this merchant's events are owed to: its active ones (the faults: every
+        merchant's, or its deleted ones too)."""
+        if injected(self.faults, "events_to_every_merchant"):
+            return self.store.every_active_endpoint()
+        endpoints = self.store.active_endpoints(self.merchant)
+        if injected(self.faults, "deleted_endpoint_still_receives"):
+            return [*endpoints, *self.store.deleted_endpoints(self.merchant)]
+        return endpoints
+
     def save_endpoint(self, endpoint: WebhookEndpoint) -> None:
         self.work.endpoints[endpoint.id] = endpoint
 
     def set_clock(self, now: int) -> None:
         self.now = now
-        self.work.clocks[self.merchant] = now
+        self.work.clocks[self.clock] = now
