@@ -20,6 +20,7 @@ import jsonschema
 from cxpay_conformance.errors import Location, SpecError, SpecProblem
 from cxpay_conformance.spec.semantics import check_meaning
 from cxpay_conformance.spec.types import (
+    DEFAULT_RETRY_WINDOW,
     Card,
     Cards,
     Condition,
@@ -196,6 +197,7 @@ def _build(data: dict[str, Any], positions: Positions, file: str, base_dir: Path
         idempotency_window=int(protocol_raw["idempotency_window"]),
         idempotency_key_length=(int(protocol_raw["idempotency_key_length"]["min"]),
                                 int(protocol_raw["idempotency_key_length"]["max"])),
+        webhook_retry_window=int(protocol_raw.get("webhook_retry_window", DEFAULT_RETRY_WINDOW)),
     )
     clock = {name: int(value) for name, value in (data.get("clock") or {}).items()}
     events = {name: _event(name, raw, positions, clock) for name, raw in data["events"].items()}

@@ -45,7 +45,8 @@ def check_meaning(spec: Spec, data: dict[str, Any], positions: Positions) -> lis
     _check_objects(spec, report)
     _check_cards(spec, report)
     for role, name in data["protocol"].items():
-        if role not in ("idempotency_window", "idempotency_key_length") and name not in spec.rejections:
+        numbers = ("idempotency_window", "idempotency_key_length", "webhook_retry_window")
+        if role not in numbers and name not in spec.rejections:
             report.unknown(("protocol", role), "rejection", str(name), spec.rejections)
     shortest, longest = spec.protocol.idempotency_key_length
     if shortest > longest:

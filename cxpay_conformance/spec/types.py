@@ -117,13 +117,18 @@ class Rejection:
     description: str = ""
 
 
+#: Seconds within which a refused webhook is tried again, where a spec does not say.
+DEFAULT_RETRY_WINDOW = 30
+
+
 @dataclass(frozen=True, slots=True)
 class Protocol:
     """What every request is subject to, whatever the event: the rejections that answer a
     missing or unknown API key, another merchant's id, a reused Idempotency-Key, one whose
     length is out of bounds and one still in flight in another request; how long (test-clock
     seconds) an Idempotency-Key is remembered, and the shortest and longest key accepted
-    (``idempotency_key_length``, in characters)."""
+    (``idempotency_key_length``, in characters); and within how many wall-clock seconds a
+    webhook delivery the receiver refused is attempted again (``webhook_retry_window``)."""
 
     missing_key: Rejection
     invalid_key: Rejection
@@ -133,6 +138,7 @@ class Protocol:
     key_in_flight: Rejection
     idempotency_window: int
     idempotency_key_length: tuple[int, int]
+    webhook_retry_window: int = 30  # DEFAULT_RETRY_WINDOW
 
 
 @dataclass(frozen=True, slots=True)
