@@ -22,9 +22,11 @@ from rich.table import Table
 from cxpay_conformance.cli._common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, reported_errors
 from cxpay_conformance.cli._progress import LogLines, RunningClock, report_console
 from cxpay_conformance.suite import SuiteConfig, SuiteContext, SuiteResult, run_suite
+from cxpay_conformance.suite.adapter import Adapter
 from cxpay_conformance.suite.checks import CHECKS
 from cxpay_conformance.suite.config import PHASES, PROFILE_RACES, PROFILES
 from cxpay_conformance.suite.preflight import Checked, check_options, preflight
+from cxpay_conformance.suite.receiver import Delivery
 from cxpay_conformance.suite.report import junit_xml, story, write_reports
 
 T = TypeVar("T")
@@ -147,6 +149,14 @@ def _names(value: str | None) -> tuple[str, ...]:
     help="Where the story, the reproduction script and the coverage diagrams go.",
 )
 @click.option("--no-database", is_flag=True, help="Do not use the Hypothesis example database (.hypothesis/cxpay).")
+@click.option(
+    "--record",
+    "record_path",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Write every exchange and webhook of the run to FILE (JSON Lines; keys never written), "
+    "for cxpay-conformance check-trace; see docs/traces.md.",
+)
 def run(
     base_url: str | None,
     api_key: str | None,
@@ -171,6 +181,7 @@ def run(
     json_path: str | None,
     report_dir: str,
     no_database: bool,
+    record_path: str | None,
 ) -> None:
     """Run the conformance suite against a CX Pay implementation.
 
@@ -210,11 +221,12 @@ def run(
             database=None if no_database else ".hypothesis/cxpay",
         )
         # Every mistake that needs no implementation, before the embedded server starts.
-        check_options(options, files={"--junit-xml": junit_xml, "--json": json_path},
+        check_options(options, files={"--junit-xml": junit_xml, "--json": json_path, "--record": record_path},
                       folders={"--report-dir": report_dir})
         with _implementation(options, console) as config:
             checked = preflight(config)  # the keys too: one request each, before the run
-            result = _run_with_progress(config, console, checked)
+            with _recording(record_path, config, checked) as (adapter, on_webhook):
+                result = _run_with_progress(config, console, checked, adapter=adapter, on_webhook=on_webhook)
         unwritten = _finish(result, console, junit_xml, json_path, report_dir, embedded=base_url is None)
     for problem in unwritten:
         click.secho(f"error: {problem}; the verdict above stands", fg="red", err=True)
@@ -237,7 +249,23 @@ def _implementation(options: SuiteConfig, console: Console) -> Iterator[SuiteCon
                       second_api_key=options.second_api_key or server.second_api_key)
 
 
-def _run_with_progress(config: SuiteConfig, console: Console, checked: Checked | None = None) -> SuiteResult:
+@contextlib.contextmanager
+def _recording(path: str | None, config: SuiteConfig,
+               checked: Checked) -> Iterator[tuple[Adapter | None, Callable[[Delivery], None] | None]]:
+    """With ``--record``: the adapter that writes each exchange to the trace, and what writes each webhook."""
+    if path is None:
+        yield None, None
+        return
+    from cxpay_conformance.suite.preflight import adapter_for
+    from cxpay_conformance.trace.record import RecordingAdapter, TraceWriter
+
+    with TraceWriter(path, source="run") as trace:
+        yield RecordingAdapter(adapter_for(config, checked.contract), trace), trace.webhook
+
+
+def _run_with_progress(config: SuiteConfig, console: Console, checked: Checked | None = None, *,
+                       adapter: Adapter | None = None,
+                       on_webhook: Callable[[Delivery], None] | None = None) -> SuiteResult:
     seed_note = config.seed if config.seed is not None else "random (printed at the end)"
     races = f"{config.races} concurrent test case{'' if config.races == 1 else 's'} x {config.race_repeats}"
     sequential = f"{config.examples} examples x up to {config.steps} steps"
@@ -297,7 +325,7 @@ def _run_with_progress(config: SuiteConfig, console: Console, checked: Checked |
 
     with progress:
         task = progress.add_task("run", total=config.examples, counts="", phase="[bold]examples")
-        return run_suite(config, listener=listener, checked=checked)
+        return run_suite(config, adapter=adapter, listener=listener, checked=checked, on_webhook=on_webhook)
 
 
 def _finish(

@@ -96,6 +96,15 @@ _SECONDS = click.FloatRange(min=0, min_open=True)
 )
 @click.option("--quiet", is_flag=True, help="Do not log a line per request.")
 @click.option(
+    "--record",
+    "record_path",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    default=None,
+    help="Write a trace of every request, answer and webhook to FILE (JSON Lines; keys never "
+    "written), for cxpay-conformance check-trace; see docs/traces.md.",
+)
+@click.option(
     "--fault",
     "faults",
     multiple=True,
@@ -119,6 +128,7 @@ def serve(
     webhook_hosts: tuple[str, ...],
     public_url: str | None,
     quiet: bool,
+    record_path: str | None,
     faults: tuple[str, ...],
     list_faults: bool,
 ) -> None:
@@ -133,6 +143,7 @@ def serve(
       cxpay-conformance serve --host 0.0.0.0 --public-url http://192.168.1.20:8000 \\
           --webhook-allow-host '*.shop.example'
       cxpay-conformance serve --fault session_not_completed   # a deliberately broken sandbox
+      cxpay-conformance serve --record sandbox.trace.jsonl    # then: cxpay-conformance check-trace
     """
     if list_faults:
         _print_faults()
@@ -154,9 +165,16 @@ def serve(
             public_url=public_url,
             log_requests=not quiet,
             faults=frozenset(faults),
+            trace_path=record_path,
         )
     except ValueError as exc:
         fail(str(exc), EXIT_USAGE)
+    if record_path is not None:
+        try:
+            open(record_path, "a", encoding="utf-8").close()
+        except OSError as exc:
+            fail(f"--record {record_path}: cannot be written ({exc.strerror or exc}); "
+                 "choose a path in a folder that exists and is writable", EXIT_USAGE)
     try:
         store = open_store(config)
     except StoreError as exc:
@@ -209,6 +227,8 @@ def _print_banner(base_url: str, config: ServerConfig) -> None:
     )
     if config.public_url:
         click.echo(f"hosted pages at: {config.public_url}/pay/...")
+    if config.trace_path:
+        click.echo(f"recording a trace to: {config.trace_path} (check it with cxpay-conformance check-trace)")
     if config.faults:
         click.secho(
             "INJECTED FAULTS (this sandbox is deliberately broken): "

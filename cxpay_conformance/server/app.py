@@ -53,6 +53,7 @@ from cxpay_conformance.server.request_log import RequestLog
 from cxpay_conformance.server.service import Sandbox
 from cxpay_conformance.server.sqlite_store import SQLiteStore
 from cxpay_conformance.server.store import Store
+from cxpay_conformance.server.trace_log import TraceLog, TraceMiddleware
 from cxpay_conformance.server.transaction import Transaction
 from cxpay_conformance.server.validation import JsonObject, parse_json_object
 from cxpay_conformance.server.webhook_hosts import host_allowed
@@ -302,7 +303,9 @@ def create_app(config: ServerConfig | None = None, store: Store | None = None) -
     config = config or ServerConfig()
     owned = store is None
     store = open_store(config) if store is None else store
-    dispatcher = WebhookDispatcher(store, config.webhooks, faults=config.faults)
+    trace = TraceLog(config.trace_path, config) if config.trace_path else None
+    dispatcher = WebhookDispatcher(store, config.webhooks, faults=config.faults,
+                                   on_sent=trace.webhook if trace is not None else None)
     sandbox = Sandbox(config, store, on_deliveries=dispatcher.wake)
     api = Api(config, sandbox)
 
@@ -315,6 +318,8 @@ def create_app(config: ServerConfig | None = None, store: Store | None = None) -
             await dispatcher.stop()
             if owned:
                 store.close()
+            if trace is not None:
+                trace.close()
 
     app = Starlette(
         routes=api.routes(),
@@ -329,5 +334,7 @@ def create_app(config: ServerConfig | None = None, store: Store | None = None) -
     app.router.redirect_slashes = False
     if config.log_requests:
         app.add_middleware(RequestLog)
+    if trace is not None:
+        app.add_middleware(TraceMiddleware, trace=trace)
     app.state.sandbox = sandbox
     return app

@@ -136,7 +136,8 @@ class ServerConfig:
     ``public_url`` is where clients reach the sandbox, for the sessions' hosted pages (``None``:
     the address each request reached);
     ``faults`` names injected bugs (see :data:`KNOWN_FAULTS`);
-    ``log_requests`` logs one line per request on the ``cxpay_conformance.server`` logger.
+    ``log_requests`` logs one line per request on the ``cxpay_conformance.server`` logger;
+    ``trace_path`` is a file the sandbox writes a trace of its traffic to (:mod:`.trace_log`).
     """
 
     api_keys: Mapping[str, str] = field(default_factory=lambda: DEFAULT_API_KEYS)
@@ -147,6 +148,8 @@ class ServerConfig:
     public_url: str | None = None
     faults: frozenset[str] = frozenset()
     log_requests: bool = False
+    #: A file to write a trace of every request and webhook to (``serve --record``), or None.
+    trace_path: str | None = None
 
     def __post_init__(self) -> None:
         if not self.api_keys:

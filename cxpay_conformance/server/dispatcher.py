@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import httpx
 
@@ -48,8 +49,11 @@ class WebhookDispatcher:
         wall_clock: Callable[[], float] = time.time,
         *,
         faults: frozenset[str] = NO_FAULTS,
+        on_sent: Callable[[str, dict[str, Any], str, int | None], None] | None = None,
     ) -> None:
         self._store = store
+        #: Told of every attempt: (merchant, event sent, endpoint URL, its answer or None); serve --record.
+        self._on_sent = on_sent
         self._policy = policy
         self._faults = faults
         self._wall_clock = wall_clock
@@ -154,12 +158,16 @@ class WebhookDispatcher:
             HEADER: self._signature(self._secret_of(endpoint), body),
         }
         error: str | None = None
+        status: int | None = None
         try:
             async with client.stream("POST", endpoint.url, content=body, headers=headers) as answer:
+                status = answer.status_code
                 if not 200 <= answer.status_code < 300:
                     error = f"the endpoint answered HTTP {answer.status_code}"
         except Exception as exc:  # any failure to get an answer is a failed attempt
             error = f"{type(exc).__name__}: {exc}"
+        if self._on_sent is not None:
+            self._on_sent(endpoint.merchant, payload, endpoint.url, status)
         attempts = delivery.attempts + 1
         if error is None and attempts == 1 and injected(self._faults, "redelivery_new_event_id"):
             # At least once allows a second delivery; the fault is the new id it carries.

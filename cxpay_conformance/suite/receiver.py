@@ -13,6 +13,7 @@ import hmac
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -89,6 +90,8 @@ class WebhookReceiver:
         self.secret: str | None = None
         self.tolerance = tolerance
         self._deliveries: list[Delivery] = []
+        #: Told of every delivery as it arrives (``run --record`` writes it to the trace).
+        self.on_delivery: Callable[[Delivery], None] | None = None
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         receiver = self
@@ -151,6 +154,8 @@ class WebhookReceiver:
         with self._arrived:
             self._deliveries.append(delivery)
             self._arrived.notify_all()
+            if self.on_delivery is not None:  # a trace being recorded (run --record), in arrival order
+                self.on_delivery(delivery)
         return not problem
 
     def deliveries(self) -> list[Delivery]:

@@ -82,8 +82,10 @@ def run_suite(
     adapter: Adapter | None = None,
     listener: Callable[[SuiteContext], None] | None = None,
     checked: Checked | None = None,
+    on_webhook: Callable[[Delivery], None] | None = None,
 ) -> SuiteResult:
-    """Run the conformance suite as ``config`` says, against ``config.base_url`` or ``adapter``.
+    """Run the conformance suite as ``config`` says, against ``config.base_url`` or ``adapter``;
+    ``on_webhook`` is told of every webhook delivery as it arrives (``run --record``).
 
     The configuration is checked first (:func:`~cxpay_conformance.suite.preflight.preflight`:
     the options, the spec, one request per API key), unless ``checked`` is what that answered.
@@ -100,6 +102,8 @@ def run_suite(
         adapter = adapter_for(config, contract)
     started = time.monotonic()
     with _receiver(config, selected) as receiver:
+        if receiver is not None:
+            receiver.on_delivery = on_webhook
         ctx = SuiteContext(spec, contract, adapter, config, selected, receiver)
         ctx.listener = listener
         endpoint = None
