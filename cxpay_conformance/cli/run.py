@@ -121,6 +121,13 @@ def _names(value: str | None) -> tuple[str, ...]:
     "not come in time is then waited for only briefly).",
 )
 @click.option(
+    "--webhook-retry-window",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds within which a delivery the suite's receiver refuses on purpose must come again "
+    "(default: the spec's protocol.webhook_retry_window, 30 s).",
+)
+@click.option(
     "--settle-timeout",
     type=click.FloatRange(min=0),
     default=2.0,
@@ -176,6 +183,7 @@ def run(
     webhook_host: str | None,
     webhook_port: int,
     webhook_timeout: float,
+    webhook_retry_window: float | None,
     settle_timeout: float,
     junit_xml: str | None,
     json_path: str | None,
@@ -216,6 +224,7 @@ def run(
             webhook_host=webhook_host,
             webhook_port=webhook_port,
             webhook_timeout=webhook_timeout,
+            webhook_retry_window=webhook_retry_window,
             settle_timeout=settle_timeout,
             report_dir=report_dir,
             database=None if no_database else ".hypothesis/cxpay",

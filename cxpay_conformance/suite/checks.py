@@ -22,7 +22,7 @@ from cxpay_conformance.suite.adapter import Exchange
 from cxpay_conformance.suite.event_list import Listing, object_id_of, skipped_by_paging
 from cxpay_conformance.suite.observed import differences
 from cxpay_conformance.suite.openapi import OpenAPIContract
-from cxpay_conformance.suite.receiver import Delivery
+from cxpay_conformance.suite.receiver import REFUSALS, Delivery
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -263,6 +263,50 @@ def check_webhooks(expected: Sequence[ExpectedEvent], deliveries: Sequence[Deliv
         candidates.remove(matches[0])
 
 
+def check_retries(refused: Sequence[Delivery], deliveries: Sequence[Delivery], window: float) -> None:
+    """The ``webhooks`` check of at-least-once delivery: each delivery the suite's receiver
+    ``refused`` on purpose came again to the same endpoint with the same event id, after the
+    refusal and within ``window`` seconds of it (its signature is the ``signatures`` check's)."""
+    __tracebackhide__ = True
+    for first in refused:
+        again = [d for d in deliveries if d.event_id == first.event_id and d.endpoint == first.endpoint
+                 and d.received_at > first.received_at and not d.refused]
+        if not any(d.received_at - first.received_at <= window for d in again):
+            late = f"; it came again only after {again[0].received_at - first.received_at:.1f} s" if again else ""
+            raise _failure("webhooks", f"the delivery of {first.type} {first.event_id} (for {first.object_id}) was "
+                           f"refused on purpose by the suite's receiver ({REFUSALS[first.refused]}); delivery is at "
+                           f"least once, so it is owed again, same event id, within {window:g} s "
+                           f"(--webhook-retry-window), and it never came{late}", event="webhook",
+                           expected=f"{first.event_id} again within {window:g} s",
+                           observed=f"{len(again)} later deliveries of it")
+
+
+def check_endpoint_lifecycle(owed: Sequence[ExpectedEvent], after_delete: Sequence[ExpectedEvent],
+                             before_delete: Sequence[ExpectedEvent], deliveries: Sequence[Delivery],
+                             endpoint: str) -> None:
+    """The ``webhooks`` check of a second endpoint of one merchant: every event ``owed`` (made
+    while it was registered) came to it too, and none made after its delete (``after_delete``;
+    an event whose type and object also came ``before_delete`` cannot be told apart, and is
+    not judged)."""
+    __tracebackhide__ = True
+    got = Counter((str(d.type), str(d.object_id)) for d in {d.event_id: d for d in deliveries}.values())
+    missing = Counter((e.type, e.object_id) for e in owed) - got
+    if missing:
+        raise _failure("webhooks", f"the second endpoint {endpoint} of the merchant did not get "
+                       + ", ".join(f"{t} for {o}" for t, o in missing)
+                       + ": every registered endpoint gets every event (the first endpoint got them)",
+                       event="webhook", expected=sorted(map(list, Counter((e.type, e.object_id) for e in owed))),
+                       observed=sorted(map(list, got)))
+    earlier = {(e.type, e.object_id) for e in before_delete}
+    later = {(e.type, e.object_id) for e in after_delete} - earlier
+    stray = [d for d in deliveries if (str(d.type), str(d.object_id)) in later]
+    if stray:
+        raise _failure("webhooks", f"the endpoint {endpoint} was deleted, yet it received {stray[0].type} "
+                       f"{stray[0].event_id} for {stray[0].object_id}, an event made after the delete",
+                       event="webhook", expected="nothing after the delete",
+                       observed=[f"{d.type} {d.event_id}" for d in stray[:5]])
+
+
 # --- the event list ----------------------------------------------------------------------------
 
 
@@ -402,10 +446,20 @@ def check_auth(exchange: Exchange, expected: tuple[int, str, str], *, what: str)
 
 
 @check("tenant_isolation", "another merchant's key gets 404 for our objects, exactly as an "
-                           "unknown id, and changes nothing; our key on its objects likewise")
-def check_tenant(exchange: Exchange, expected: tuple[int, str, str], *, changed: str | None = None) -> None:
-    """``changed``: how the object, read back by its own merchant, differs from before."""
+                           "unknown id, and changes nothing; our key on its objects likewise; each "
+                           "merchant's Idempotency-Keys, test clock, event list and webhook endpoints "
+                           "are its own")
+def check_tenant(exchange: Exchange | None, expected: tuple[int, str | None, str | None] | None = None, *,
+                 changed: str | None = None, broken: str | None = None) -> None:
+    """``changed``: how the object, read back by its own merchant, differs from before;
+    ``broken``: a merchant's own thing that another merchant's request reached (its clock, its
+    Idempotency-Key, its endpoint), said as a sentence."""
     __tracebackhide__ = True
+    if broken:
+        raise _failure("tenant_isolation", broken, exchange, event="other merchant",
+                       expected="each merchant's things its own", observed=broken)
+    if exchange is None or expected is None:
+        return
     observed = (exchange.status, exchange.error_type, exchange.error_code)
     if observed != expected:
         raise _failure("tenant_isolation", "another merchant's key must not see or touch this "

@@ -44,6 +44,8 @@ class SuiteConfig:
     webhook_port: int = 0
     webhook_timeout: float = 5.0
     webhook_grace: float = 0.0
+    #: Seconds a refused delivery has to come again (None: the spec's protocol.webhook_retry_window).
+    webhook_retry_window: float | None = None
     settle_timeout: float = 2.0
     request_timeout: float = 10.0
     report_dir: str = "cxpay-report"

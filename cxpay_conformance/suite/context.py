@@ -82,6 +82,7 @@ class Example(Protocol):
     this is what the modules it imports may ask of it, so that none of them imports it back."""
 
     ctx: SuiteContext
+    nonce: str
     steps: list[Step]
     exchanges: list[Exchange]
     predictions: dict[int, Prediction]
@@ -143,6 +144,9 @@ class SuiteContext:
     patience: Patience = field(init=False)
     #: The last event the event_list check listed (suite/event_list.py): the next example reads on from there.
     event_list_after: str | None = None
+    #: Webhook endpoints an example registered and has not deleted yet: id -> the API key that
+    #: owns it (the run deletes what a failing example left behind).
+    endpoints_open: dict[str, Any] = field(default_factory=dict)
     #: When the run met its first failure; every example after it is Hypothesis shrinking it.
     first_failure: FirstFailure | None = None
     started: float = field(default_factory=time.monotonic)
@@ -154,6 +158,12 @@ class SuiteContext:
         self.readers = self.contract.readers(list(self.spec.objects))
         self.creating = next(e for e in self.spec.events.values() if e.creates)
         self.clock_event = next(e for e in self.spec.events.values() if e.due is not None)
+
+    @property
+    def retry_window(self) -> float:
+        """Seconds within which a delivery the receiver refused is owed again: the user's
+        ``--webhook-retry-window``, or the spec's ``protocol.webhook_retry_window``."""
+        return self.config.webhook_retry_window or float(self.spec.protocol.webhook_retry_window)
 
     def begin_example(self, machine: Example) -> None:
         self.current = machine
@@ -184,6 +194,11 @@ class SuiteContext:
     @staticmethod
     def sleep(seconds: float) -> None:
         time.sleep(seconds)
+
+    @staticmethod
+    def wall() -> float:
+        """Real Unix time, as the receiver stamps deliveries."""
+        return time.time()
 
 
 def rejection_words(rejection: Rejection | None, state: str | None) -> str:

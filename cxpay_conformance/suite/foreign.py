@@ -4,10 +4,13 @@ The tenant probe of :mod:`.probes` mostly tries the second merchant's key on our
 ownership test written with an ordering (``owner < intruder`` instead of ``owner != intruder``)
 passes every such probe when our merchant's id happens to sort first, so the probe must also try
 our key on the second merchant's objects. :class:`ForeignPayments` makes those objects: the
-second merchant creates payments and moves them forward with the spec's events (kept in a model
-:class:`~cxpay_conformance.model.World` of its own, whose clock never moves), and reads them
+second merchant creates payments and moves them forward with the spec's events and its own
+test clock (kept in a model :class:`~cxpay_conformance.model.World` of its own), and reads them
 back with its own key, which binds the ids of the objects each event created. Its answers get
-the ``status`` check; its webhooks go to no endpoint of ours and are not checked. No state or
+the ``status`` check, and its clock's answers the ``tenant_isolation`` check (our advances must
+not move its time). It registers a webhook endpoint of its own on the suite's receiver for the
+example: none of our events may arrive there, none of its at ours (:mod:`.teardown`). It may
+send one of our Idempotency-Keys with its own request: that makes its own object. No state or
 event name of the spec appears here.
 """
 
@@ -19,6 +22,7 @@ from cxpay_conformance.model import World
 from cxpay_conformance.spec import Event
 from cxpay_conformance.suite.adapter import Exchange
 from cxpay_conformance.suite.context import Example, rejection_words
+from cxpay_conformance.suite.receiver import WebhookReceiver
 from cxpay_conformance.suite.requests import body_for
 
 
@@ -35,27 +39,74 @@ class ForeignPayments:
         self.api_key = api_key
         self.world = World(machine.ctx.spec, machines=machine.ctx.machines)
         self.ids: dict[str, str] = {}
+        self.synced = False
+        #: Seconds its clock was advanced in this example (our clock must not have moved by them).
+        self.advanced = 0
+        #: Its webhook endpoint on the suite's receiver for this example: (path, id).
+        self.endpoint: tuple[str, str] | None = None
+        #: The receiver path of the endpoint it registered in this example (kept after the delete).
+        self.last_endpoint: str | None = None
+        #: The Idempotency-Keys it sent with its creating requests.
+        self.keys_sent: list[str] = []
 
     @property
     def keys(self) -> list[str]:
         """The model keys of the objects whose real ids are known, in creation order."""
         return [o.key for o in self.world if o.key in self.ids]
 
-    def create(self, body: dict[str, Any]) -> None:
-        """The second merchant creates a payment with ``body``."""
+    def create(self, body: dict[str, Any], *, ours: str | None = None) -> None:
+        """The second merchant creates a payment with ``body``, with an Idempotency-Key of its
+        own, or with ``ours``, a key our merchant used: keys are per merchant, so either way the
+        answer is a new object of its own (``tenant_isolation``), never our remembered answer."""
         machine = self.machine
         event = machine.ctx.creating
+        idempotency_key = ours or f"cxpay-{machine.nonce}-second-{len(machine.exchanges)}"
+        what = " with our Idempotency-Key" if ours else ""
         step = machine.begin("second merchant", event.name,
-                             f"second merchant: {event.name} (a payment of its own)", "accepted (200)")
-        exchange = machine.perform(event.operation, None, body, api_key=self.api_key)
+                             f"second merchant: {event.name} (a payment of its own){what}", "accepted (200)")
+        exchange = machine.perform(event.operation, None, body, api_key=self.api_key,
+                                   idempotency_key=idempotency_key)
         machine.predict(exchange, 200)
         step.exchange, step.observed = exchange, f"{exchange.status}"
-        machine.run("status", exchange, accepted=True, rejection=None, state=None, event=event.name)
-        outcome = self.world.create(body)
         answer = exchange.answer if isinstance(exchange.answer, dict) else {}
+        if ours is not None:
+            mine = answer.get("id") in machine.ids.values()
+            problem = (f"answered {exchange.status} {exchange.error_code or ''}".rstrip() if exchange.status != 200
+                       else f"answered our object {answer.get('id')}" if mine else "")
+            machine.run("tenant_isolation", exchange, broken=(
+                f"the second merchant's request with one of our Idempotency-Keys {problem}: keys are per "
+                "merchant, so it must make an object of its own" if problem else None))
+        machine.run("status", exchange, accepted=True, rejection=None, state=None, event=event.name)
+        if ours is None:
+            self.keys_sent.append(idempotency_key)
+        if not self.synced and isinstance(answer.get("created"), int):
+            self.world.now, self.synced = answer["created"], True
+        outcome = self.world.create(body)
         if isinstance(answer.get("id"), str):
             self.ids[outcome.target or ""] = answer["id"]
         self._bind_children()
+
+    def advance(self, seconds: int) -> None:
+        """The second merchant advances its own test clock: it must answer the second merchant's
+        time plus ``seconds``, whatever our merchant did to its own clock meanwhile."""
+        machine = self.machine
+        clock_event = machine.ctx.clock_event
+        step = machine.begin("second merchant", "advance", f"second merchant: advance its clock {seconds} s",
+                             f"now = {self.world.now + seconds}" if self.synced else "accepted (200)")
+        body = body_for(machine.ctx.spec, machine.ctx.contract, clock_event, {}, amount=seconds)
+        exchange = machine.perform(clock_event.operation, None, body, api_key=self.api_key)
+        machine.predict(exchange, 200)
+        step.exchange, step.observed = exchange, f"{exchange.status} now={exchange.answer.get('now')}"
+        machine.run("status", exchange, accepted=True, rejection=None, state=None, event="advance")
+        expected = self.world.now + seconds
+        self.world.advance(seconds)
+        self.advanced += seconds
+        now = exchange.answer.get("now") if isinstance(exchange.answer, dict) else None
+        if self.synced and isinstance(now, int) and now != expected:
+            moved = now - expected
+            machine.run("tenant_isolation", exchange, broken=(
+                f"the second merchant's clock answered now={now}, {moved:+d} s from its own time {expected}: "
+                "only its own advances may move it (ours moved it?)"))
 
     def forward_events(self) -> list[tuple[Event, str]]:
         """Every (event, object) where a playable event that does not end its object is allowed."""
@@ -94,29 +145,42 @@ class ForeignPayments:
                     state=before, event=event.name)
         self._bind_children()
 
-    def endpoint_probe(self, url: str) -> None:
-        """The second merchant registers a webhook endpoint at ``url``; our key must not delete
-        it (the spec's ``unknown_object`` rejection), its own key then does (200, ``deleted``).
-        Nothing of the second merchant happens in between, so nothing is delivered to ``url``."""
+    def endpoint_probe(self, receiver: WebhookReceiver) -> None:
+        """The second merchant registers a webhook endpoint of its own on the suite's receiver,
+        for the rest of the example; our key must not delete it (the spec's ``unknown_object``
+        rejection). :meth:`close` deletes it with its own key at the end of the example."""
         machine = self.machine
         rejection = machine.ctx.spec.protocol.unknown_object
         step = machine.begin("second merchant", "tenant_isolation",
                              "second merchant: register a webhook endpoint; our key deletes it",
                              rejection_words(rejection, None))
-        created = machine.perform("createWebhookEndpoint", None, {"url": url}, api_key=self.api_key)
+        path = receiver.open("second-merchant")
+        created = machine.perform("createWebhookEndpoint", None, {"url": receiver.url_of(path)}, api_key=self.api_key)
         machine.predict(created, 200)
         machine.run("status", created, accepted=True, rejection=None, state=None, event="register endpoint")
-        endpoint = created.answer.get("id") if isinstance(created.answer, dict) else None
-        if not isinstance(endpoint, str):
+        answer = created.answer if isinstance(created.answer, dict) else {}
+        endpoint, secret = answer.get("id"), answer.get("secret")
+        if not isinstance(endpoint, str) or not isinstance(secret, str):
             return
-        try:
-            exchange = machine.perform("deleteWebhookEndpoint", None, object_id=endpoint)
-            machine.rejected(exchange, rejection)
-            step.exchange, step.observed = exchange, f"{exchange.status} {exchange.error_code or ''}".rstrip()
-            machine.run("tenant_isolation", exchange, (rejection.status, rejection.type, rejection.code))
-        finally:
-            deleted = machine.perform("deleteWebhookEndpoint", None, api_key=self.api_key, object_id=endpoint)
-            machine.predict(deleted, 200)
+        receiver.secrets[path] = secret
+        self.endpoint = (path, endpoint)
+        self.last_endpoint = path
+        machine.ctx.endpoints_open[endpoint] = self.api_key
+        exchange = machine.perform("deleteWebhookEndpoint", None, object_id=endpoint)
+        machine.rejected(exchange, rejection)
+        step.exchange, step.observed = exchange, f"{exchange.status} {exchange.error_code or ''}".rstrip()
+        machine.run("tenant_isolation", exchange, (rejection.status, rejection.type, rejection.code))
+
+    def close(self) -> None:
+        """Delete its webhook endpoint, if it registered one, with its own key (200, ``deleted``)."""
+        if self.endpoint is None:
+            return
+        machine = self.machine
+        _path, endpoint = self.endpoint
+        self.endpoint = None
+        deleted = machine.perform("deleteWebhookEndpoint", None, api_key=self.api_key, object_id=endpoint)
+        machine.predict(deleted, 200)
+        machine.ctx.endpoints_open.pop(endpoint, None)
         machine.run("status", deleted, accepted=True, rejection=None, state=None, event="delete endpoint")
 
     def read(self, key: str) -> Exchange:

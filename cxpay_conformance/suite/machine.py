@@ -53,6 +53,11 @@ class ConformanceMachine(RuleBasedStateMachine):
         #: seconds since the branches were released.
         self.branches: dict[int, tuple[int, float, float]] = {}
         self.expected_events: list[checks.ExpectedEvent] = []
+        #: A second endpoint of ours for a while (suite/probes.py): its receiver path, its id, and
+        #: the expected events made before it was registered and before it was deleted (None: not yet).
+        self.extra_endpoint: tuple[str, str, int, int | None] | None = None
+        #: How the receiver was told to refuse a delivery in this example (receiver.REFUSALS), if it was.
+        self.refusal: str | None = None
         self.keyed: list[KeyedRequest] = []
         self.hits: set[int] = set()
         self._failure: ConformanceFailure | None = None
@@ -291,17 +296,35 @@ class ConformanceMachine(RuleBasedStateMachine):
 
     # --- the steps every generated rule calls -------------------------------------------------
 
-    def create_payment(self, body: dict[str, Any], *, forgotten_key: str | None = None) -> int:
+    def create_payment(self, body: dict[str, Any], *, forgotten_key: str | None = None,
+                       their_key: str | None = None) -> int:
         """Create a payment; ``forgotten_key``: with an Idempotency-Key used more than the
-        idempotency window ago, which the implementation must treat as new."""
+        idempotency window ago, which the implementation must treat as new; ``their_key``: with
+        an Idempotency-Key the second merchant used, which is not ours, so just as new."""
         event = self.ctx.creating
-        again = " (again, with an Idempotency-Key older than the idempotency window)" if forgotten_key else ""
+        again = (" (again, with an Idempotency-Key older than the idempotency window)" if forgotten_key
+                 else " (with an Idempotency-Key the second merchant used)" if their_key else "")
         step = self.begin(event.actor, event.name, f"{event.actor}: {event.name} {brief(body)}{again}",
                           "accepted (200)")
-        exchange = self.perform(event.operation, None, body, keyed=True, idempotency_key=forgotten_key)
+        exchange = self.perform(event.operation, None, body, keyed=True, idempotency_key=forgotten_key or their_key)
         step.exchange = exchange
+        if their_key is not None and self.foreign is not None:
+            theirs = exchange.answer.get("id") if isinstance(exchange.answer, dict) else None
+            problem = (f"answered {exchange.status} {exchange.error_code or ''}".rstrip() if exchange.status != 200
+                       else f"answered the second merchant's object {theirs}"
+                       if theirs in self.foreign.ids.values() else "")
+            self.run("tenant_isolation", exchange, broken=(
+                f"our request with an Idempotency-Key the second merchant used {problem}: keys are per "
+                "merchant, so it must make an object of ours" if problem else None))
         if not self.synced and exchange.status == 200 and isinstance(exchange.answer.get("created"), int):
             self.world.now, self.synced = exchange.answer["created"], True
+        created = exchange.answer.get("created") if isinstance(exchange.answer, dict) else None
+        moved = self.foreign is not None and self.foreign.advanced
+        if moved and self.foreign is not None and isinstance(created, int) and created != self.world.now:
+            self.run("tenant_isolation", exchange, broken=(
+                f"our new {self.ctx.creating.object} was created at {created}, {created - self.world.now:+d} s from "
+                f"our clock's {self.world.now}, after the second merchant advanced its own clock "
+                f"{self.foreign.advanced} s: only our advances may move ours"))
         outcome = self.world.create(body)
         root = self.world.objects[outcome.target or ""]
         self.predict(exchange, 200, object_status=root.state)
@@ -362,6 +385,12 @@ class ConformanceMachine(RuleBasedStateMachine):
             or "nothing falls due"
         step.observed = f"{exchange.status}"
         self.run("status", exchange, accepted=True, rejection=None, state=None, event="advance")
+        now = exchange.answer.get("now") if isinstance(exchange.answer, dict) else None
+        if self.foreign is not None and self.foreign.advanced and self.synced and now != start + seconds:
+            self.run("tenant_isolation", exchange, broken=(
+                f"our clock answered now={now}, {now - start - seconds:+d} s from our time {start + seconds}, after "
+                f"the second merchant advanced its own clock {self.foreign.advanced} s: only our advances may "
+                "move ours" if isinstance(now, int) else None))
         self.run("response_body", exchange, {"now": start + seconds}, event="advance")
         self.keyed.append(KeyedRequest(clock_event.operation, None, body, exchange, start, None))
         if changed or waiting:

@@ -2,10 +2,12 @@
 
 Replaying a request with its Idempotency-Key, reusing the key with other parameters, sending
 it again after the idempotency window, keys at and beyond the length bounds, requests with no
-or an unknown API key, and the tenant probes both ways (the second merchant's key on our
-objects, ours on its objects: :mod:`.foreign`). :class:`ProbingMachine` performs them;
-:func:`probe_rule` is the one rule of the generated machine that chooses among them. No state
-or event name of the spec appears here.
+or an unknown API key, the tenant probes both ways (the second merchant's key on our
+objects, ours on its objects, each merchant's Idempotency-Keys and clock its own:
+:mod:`.foreign`), a second webhook endpoint of ours registered and later deleted, and a
+delivery the receiver refuses on purpose (:mod:`.teardown` checks what each owes).
+:class:`ProbingMachine` performs them; :func:`probe_rule` is the one rule of the generated
+machine that chooses among them. No state or event name of the spec appears here.
 """
 
 from __future__ import annotations
@@ -18,10 +20,20 @@ from hypothesis.stateful import precondition, rule
 from cxpay_conformance.errors import ConformanceFailure
 from cxpay_conformance.spec import Event, Rejection
 from cxpay_conformance.suite import checks
+from cxpay_conformance.suite.adapter import USE_DEFAULT_KEY
 from cxpay_conformance.suite.context import KeyedRequest, SuiteContext, brief, rejection_words
 from cxpay_conformance.suite.draws import draw_event, draw_target, or_none, params_strategy, sampled
 from cxpay_conformance.suite.machine import ConformanceMachine, swarmed
+from cxpay_conformance.suite.receiver import REFUSALS
 from cxpay_conformance.suite.requests import body_for, mutated
+
+#: A delivery is refused only in an example's first steps, so that the retry it owes usually
+#: arrives while the example goes on and the end of the example seldom waits for it.
+REFUSE_BEFORE_STEP = 6
+
+#: The test-clock moves the second merchant makes: a minute, an hour, a day (past its
+#: sessions' default deadline).
+FOREIGN_ADVANCES = (60, 3600, 86400)
 
 
 class ProbingMachine(ConformanceMachine):
@@ -58,7 +70,54 @@ class ProbingMachine(ConformanceMachine):
             kinds.append("auth")
         if self.ids and "tenant_isolation" in selected and self.ctx.config.second_api_key:
             kinds.append("tenant")
+        if self.ctx.receiver is not None and "webhooks" in selected and self.ids:
+            if self.refusal is None and len(self.steps) < REFUSE_BEFORE_STEP:
+                kinds.append("refuse a delivery")
+            if self.extra_endpoint is None or self.extra_endpoint[3] is None:
+                kinds.append("second endpoint")
         return kinds
+
+    def refuse_a_delivery(self, kind: str) -> None:
+        """Tell the receiver to refuse the next delivery of one of our events as ``kind`` says:
+        the implementation owes it again, same event id, within the retry window."""
+        receiver = self.ctx.receiver
+        assert receiver is not None
+        step = self.begin("network", "refuse a delivery",
+                          f"receiver: the next delivery of our events will be refused ({kind}: {REFUSALS[kind]})",
+                          f"retried within {self.ctx.retry_window:g} s, same event id, a fresh signature")
+        step.observed = "armed"
+        self.refusal = kind
+        ours = self.ids
+        receiver.refuse_next(kind, lambda object_id: object_id in ours.values())
+
+    def second_endpoint(self) -> None:
+        """Register a second webhook endpoint of ours, or delete the one registered: while it is
+        registered it gets every event, signed with its own secret; after the delete, none."""
+        receiver = self.ctx.receiver
+        assert receiver is not None
+        if self.extra_endpoint is None:
+            path = receiver.open("second")
+            step = self.begin("merchant", "register endpoint", f"merchant: register a second webhook endpoint "
+                              f"{path}", "accepted (200): every event from now on goes to both endpoints")
+            exchange = self.perform("createWebhookEndpoint", None, {"url": receiver.url_of(path)})
+            step.exchange, step.observed = exchange, f"{exchange.status}"
+            self.predict(exchange, 200)
+            self.run("status", exchange, accepted=True, rejection=None, state=None, event="register endpoint")
+            answer = exchange.answer if isinstance(exchange.answer, dict) else {}
+            if isinstance(answer.get("id"), str) and isinstance(answer.get("secret"), str):
+                receiver.secrets[path] = answer["secret"]
+                self.extra_endpoint = (path, answer["id"], len(self.expected_events), None)
+                self.ctx.endpoints_open[answer["id"]] = USE_DEFAULT_KEY
+            return
+        path, endpoint, opened, _closed = self.extra_endpoint
+        step = self.begin("merchant", "delete endpoint", f"merchant: delete the second webhook endpoint {path}",
+                          "accepted (200): no event from now on goes to it")
+        exchange = self.perform("deleteWebhookEndpoint", None, object_id=endpoint)
+        step.exchange, step.observed = exchange, f"{exchange.status}"
+        self.predict(exchange, 200)
+        self.run("status", exchange, accepted=True, rejection=None, state=None, event="delete endpoint")
+        self.extra_endpoint = (path, endpoint, opened, len(self.expected_events))
+        self.ctx.endpoints_open.pop(endpoint, None)
 
     def replay(self, request: KeyedRequest) -> None:
         step = self.begin("merchant", "replay", f"merchant: replay {request.first.describe()}",
@@ -258,6 +317,10 @@ def probe_rule(ctx: SuiteContext, bodies: st.SearchStrategy[dict[str, Any]]) -> 
                 else:
                     target = (key, event, params)
             self.key_of_length(length, target, anywhere)
+        elif kind == "refuse a delivery":
+            self.refuse_a_delivery(data.draw(sampled(self.ctx, list(REFUSALS)), label="how"))
+        elif kind == "second endpoint":
+            self.second_endpoint()
         elif kind == "auth":
             key, event, params = draw_target(self, data)
             missing = data.draw(st.booleans(), label="no key at all")
@@ -271,17 +334,31 @@ def probe_rule(ctx: SuiteContext, bodies: st.SearchStrategy[dict[str, Any]]) -> 
             if self.foreign is not None and data.draw(st.booleans(), label="our key on its objects"):
                 foreign = self.foreign
                 if not foreign.keys:  # the example's first probe this way: its endpoint, its payment
-                    if self.ctx.receiver is not None:
-                        foreign.endpoint_probe(self.ctx.receiver.url)
-                    foreign.create(data.draw(bodies, label="its payment"))
+                    if self.ctx.receiver is not None and foreign.endpoint is None:
+                        foreign.endpoint_probe(self.ctx.receiver)
+                    # Keys are per merchant: one of our creating requests' keys makes its own payment.
+                    created = [r for r in self.replayable() if r.key is None and r.first.status == 200
+                               and r.operation_id == ctx.creating.operation]
+                    reused = (data.draw(or_none(self.ctx, sampled(self.ctx, created)), label="with our key")
+                              if created else None)
+                    foreign.create(data.draw(bodies, label="its payment"),
+                                   ours=reused.first.headers.get("Idempotency-Key") if reused else None)
                 grow = foreign.forward_events()
-                moves_on: bool = bool(grow) and data.draw(st.booleans(), label="it moves on first")
-                if moves_on:
+                moves = ["its event", "its clock"] if grow else ["its clock"]
+                move = data.draw(or_none(self.ctx, sampled(self.ctx, moves)), label="it moves on first")
+                if move == "its event":
                     its_event, its_key = data.draw(sampled(self.ctx, grow), label="its event")
                     foreign.fire(its_event, its_key, data.draw(params_strategy(ctx, its_event), label="params"))
+                elif move == "its clock":
+                    foreign.advance(data.draw(sampled(self.ctx, list(FOREIGN_ADVANCES)), label="its advance"))
                 key = data.draw(sampled(self.ctx, foreign.keys), label="its object")
                 event, params = draw_event(self, data, foreign.world.objects[key].type)
                 self.intrude(key, event, params)
+                return
+            # The other way: a key the second merchant used makes a payment of ours.
+            if (self.foreign is not None and self.foreign.keys_sent and self.room_for_another()
+                    and data.draw(st.booleans(), label="with its key")):
+                self.create_payment(data.draw(bodies, label="our payment"), their_key=self.foreign.keys_sent.pop(0))
                 return
             # Keys are per merchant: another merchant's request with one of our Idempotency-Keys
             # (and our body) is its own request, so it must not get our remembered answer.

@@ -4,6 +4,13 @@ It checks every delivery as a careful merchant would (the ``CXPay-Signature`` he
 ``t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`` with the endpoint's secret, no older
 than the tolerance) and answers 400 to a bad one, so a tampered or stale delivery is both
 refused and reported. Deliveries are kept in order of arrival for the checks at quiescence.
+
+It serves several endpoints, one path each with its own secret: the suite's main endpoint
+(``/webhooks``) and the ones an example registers for a while (:meth:`WebhookReceiver.open`,
+for the endpoint lifecycle and the second merchant). And it refuses a delivery on purpose when
+told to (:meth:`WebhookReceiver.refuse_next`): an error status, no answer, or a reset
+connection, as a merchant's server that is down does, so that the suite sees the retry that
+at-least-once delivery owes.
 """
 
 from __future__ import annotations
@@ -11,14 +18,27 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 SIGNATURE_HEADER = "CXPay-Signature"
+#: The path of the suite's main endpoint, registered for the whole run.
+MAIN = "/webhooks"
+#: How the receiver can refuse a delivery: what it does, as a story says it.
+REFUSALS = {
+    "error status": "answered 503 Service Unavailable",
+    "no answer": "held the request without answering, then closed the connection",
+    "reset": "reset the connection (TCP RST) without answering",
+}
+#: How long a "no answer" refusal holds the request: an implementation that waits less sees a
+#: timeout, one that waits longer a connection closed without an answer; both owe a retry.
+NO_ANSWER_HOLD = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +53,10 @@ class Delivery:
     signature_ok: bool
     problem: str
     received_at: float
+    #: The path of the endpoint it came to (:data:`MAIN` for the suite's own).
+    endpoint: str = MAIN
+    #: How the receiver refused it on purpose (a key of :data:`REFUSALS`), or empty.
+    refused: str = ""
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -87,8 +111,11 @@ class WebhookReceiver:
         self, host: str = "127.0.0.1", port: int = 0, *, public_host: str | None = None,
         tolerance: int = 300,
     ) -> None:
-        self.secret: str | None = None
+        self.secrets: dict[str, str] = {}
         self.tolerance = tolerance
+        self._opened = 0
+        self._refusal: tuple[str, Any] | None = None
+        self._refused_ids: set[str] = set()
         self._deliveries: list[Delivery] = []
         #: Told of every delivery as it arrives (``run --record`` writes it to the trace).
         self.on_delivery: Callable[[Delivery], None] | None = None
@@ -100,8 +127,15 @@ class WebhookReceiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                ok = receiver._record(body, self.headers.get(SIGNATURE_HEADER))
-                self.send_response(200 if ok else 400)
+                ok, refusal = receiver._record(self.path, body, self.headers.get(SIGNATURE_HEADER))
+                if refusal == "no answer":
+                    time.sleep(NO_ANSWER_HOLD)
+                if refusal in ("no answer", "reset"):
+                    if refusal == "reset":  # close with RST: linger on, timeout 0
+                        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    return
+                self.send_response(503 if refusal else 200 if ok else 400)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -117,7 +151,41 @@ class WebhookReceiver:
 
     @property
     def url(self) -> str:
-        return f"http://{self.public_host}:{self._server.server_address[1]}/webhooks"
+        """The main endpoint's URL."""
+        return self.url_of(MAIN)
+
+    def url_of(self, path: str) -> str:
+        return f"http://{self.public_host}:{self._server.server_address[1]}{path}"
+
+    @property
+    def secret(self) -> str | None:
+        """The main endpoint's secret (set once it is registered)."""
+        return self.secrets.get(MAIN)
+
+    @secret.setter
+    def secret(self, value: str | None) -> None:
+        if value is None:
+            self.secrets.pop(MAIN, None)
+        else:
+            self.secrets[MAIN] = value
+
+    def open(self, name: str) -> str:
+        """A new endpoint path, never used before in this run, for an endpoint registered with
+        the URL :meth:`url_of` gives; its deliveries are verified with ``secrets[path]``."""
+        with self._lock:
+            self._opened += 1
+            return f"{MAIN}/{name}-{self._opened}"
+
+    def refuse_next(self, kind: str, wanted: Any) -> None:
+        """Refuse, as :data:`REFUSALS` says ``kind``, the next delivery to the main endpoint of an
+        event never refused before for whose object id ``wanted(object_id)`` holds."""
+        assert kind in REFUSALS, kind
+        with self._lock:
+            self._refusal = (kind, wanted)
+
+    def cancel_refusal(self) -> None:
+        with self._lock:
+            self._refusal = None
 
     def start(self) -> WebhookReceiver:
         self._thread.start()
@@ -133,8 +201,11 @@ class WebhookReceiver:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _record(self, body: bytes, header: str | None) -> bool:
-        problem = verify(self.secret or "", body, header, now=time.time(), tolerance=self.tolerance)
+    def _record(self, path: str, body: bytes, header: str | None) -> tuple[bool, str]:
+        """Verify and keep one delivery; answer whether it verified and how to refuse it."""
+        secret = self.secrets.get(path)
+        problem = (verify(secret, body, header, now=time.time(), tolerance=self.tolerance) if secret is not None
+                   else f"no endpoint of the suite is registered at {path}")
         try:
             event = json.loads(body)
         except ValueError:
@@ -150,13 +221,20 @@ class WebhookReceiver:
             signature_ok=not problem,
             problem=problem,
             received_at=time.time(),
+            endpoint=path,
         )
         with self._arrived:
+            refusal = self._refusal
+            if (refusal is not None and path == MAIN and not problem and delivery.event_id is not None
+                    and delivery.event_id not in self._refused_ids and refusal[1](delivery.object_id)):
+                self._refusal = None
+                self._refused_ids.add(delivery.event_id)
+                delivery = replace(delivery, refused=refusal[0])
             self._deliveries.append(delivery)
             self._arrived.notify_all()
             if self.on_delivery is not None:  # a trace being recorded (run --record), in arrival order
                 self.on_delivery(delivery)
-        return not problem
+        return not problem, delivery.refused
 
     def deliveries(self) -> list[Delivery]:
         with self._lock:

@@ -19,6 +19,7 @@ from cxpay_conformance.suite.checks import CHECKS
 from cxpay_conformance.suite.config import SuiteConfig
 from cxpay_conformance.suite.race_repro import race_repro_script
 from cxpay_conformance.suite.race_story import concurrent, prefix_steps, race_json, race_table
+from cxpay_conformance.suite.receiver import MAIN, REFUSALS
 from cxpay_conformance.suite.repro_text import find, own_key, said, templated
 from cxpay_conformance.suite.runner import SuiteResult
 
@@ -58,8 +59,10 @@ def story(result: SuiteResult) -> str:
         start = result.webhook_timeline[0].received_at
         for delivery in result.webhook_timeline:
             verdict = "ok" if delivery.signature_ok else f"REFUSED: {delivery.problem}"
+            on_purpose = f", refused on purpose: {REFUSALS[delivery.refused]}" if delivery.refused else ""
+            where = "" if delivery.endpoint == MAIN else f" at {delivery.endpoint}"
             lines.append(f"  +{delivery.received_at - start:6.3f}s  {delivery.type}  {delivery.object_id}"
-                         f"  ({delivery.event_id}, signature {verdict})")
+                         f"  ({delivery.event_id}{where}, signature {verdict}{on_purpose})")
     lines += ["", f"Replay: {replay_command(result)}"]
     if result.flaky:
         lines.append("Note: the failure did not reproduce on every run (flaky): suspect a race or timing.")

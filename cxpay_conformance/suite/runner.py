@@ -123,6 +123,8 @@ def run_suite(
         finally:
             if endpoint is not None:
                 _unregister(ctx, endpoint)
+            for left, owner in list(ctx.endpoints_open.items()):  # what a failing example left behind
+                _unregister(ctx, left, owner)
             adapter.close()
     last = ctx.current if failure is not None else None
     return SuiteResult(
@@ -309,6 +311,6 @@ def _unregister_checked(ctx: SuiteContext, endpoint: str) -> None:
     refused(perform(endpoint + "x"), "a webhook endpoint id that never existed", "status")
 
 
-def _unregister(ctx: SuiteContext, endpoint: str) -> None:
+def _unregister(ctx: SuiteContext, endpoint: str, api_key: Any = USE_DEFAULT_KEY) -> None:
     with suppress(ImplementationUnreachable):  # it is gone already: nothing to clean up
-        ctx.adapter.perform("deleteWebhookEndpoint", endpoint)
+        ctx.adapter.perform("deleteWebhookEndpoint", endpoint, api_key=api_key)

@@ -1,5 +1,8 @@
 """The end of an example: catching up with the clock work owed to ended payments, then, at
-quiescence, the webhooks received compared with the events the model expects.
+quiescence, the webhooks received compared with the events the model expects: at the suite's
+main endpoint, at a second endpoint of ours while it was registered (and none after its
+delete), again after a delivery the receiver refused on purpose, and never across merchants
+(none of ours at the second merchant's endpoint, none of its at ours).
 
 :class:`SettlingMachine` gives the generated machine its ``teardown`` (which Hypothesis calls
 after an example's last step) and the clock steps that cross a due time. No state or event
@@ -18,6 +21,7 @@ from cxpay_conformance.suite import checks
 from cxpay_conformance.suite.event_list import reconcile
 from cxpay_conformance.suite.machine import ConformanceMachine
 from cxpay_conformance.suite.patience import LOST_GRACE
+from cxpay_conformance.suite.receiver import MAIN, Delivery
 
 #: At most this many due times the teardown crosses (a spec's clock work could beget more).
 CATCH_UP_LIMIT = 4
@@ -51,6 +55,8 @@ class SettlingMachine(ConformanceMachine):
 
     def teardown(self) -> None:
         self.ctx.end_example(self)
+        if self.ctx.receiver is not None:
+            self.ctx.receiver.cancel_refusal()
         if self.failed:
             self.ctx.failing = self
             return
@@ -61,6 +67,7 @@ class SettlingMachine(ConformanceMachine):
             target(float(len(self.hits)), label="distinct transitions in one example")
         receiver = self.ctx.receiver
         if receiver is None or not ({"webhooks", "signatures"} & self.ctx.selected):
+            self.close_endpoints()
             reconcile(self, self.expected_events, None)
             return
         # Counted, as the webhooks check counts them: an object that went through a status
@@ -69,11 +76,19 @@ class SettlingMachine(ConformanceMachine):
         wanted = Counter((e.type, e.object_id) for e in self.expected_events)
         ours = set(self.ids.values())
 
+        extra = self.extra_endpoint
+        owed_extra = Counter((e.type, e.object_id) for e in self.expected_events[extra[2]:extra[3]]) \
+            if extra is not None else Counter()
+
         def missing(deliveries: list[Any]) -> set[str]:
-            """The event types of which fewer have arrived than the model expects."""
-            distinct = {str(d.event_id): d for d in deliveries if d.object_id in ours}
-            got = Counter((str(d.type), str(d.object_id)) for d in distinct.values())
-            return {kind for (kind, object_id), count in wanted.items() if got[(kind, object_id)] < count}
+            """The event types of which fewer have arrived than the model expects (at the main
+            endpoint, and at the second one while it was registered)."""
+            short = set()
+            for path, owed in ((MAIN, wanted), (extra[0] if extra else None, owed_extra)):
+                distinct = {str(d.event_id): d for d in deliveries if d.object_id in ours and d.endpoint == path}
+                got = Counter((str(d.type), str(d.object_id)) for d in distinct.values())
+                short |= {kind for (kind, object_id), count in owed.items() if got[(kind, object_id)] < count}
+            return short
 
         # Every expected type is waited for as long as the user said, except the types that
         # went missing once: they get a short grace after the others (suite/patience.py).
@@ -83,15 +98,18 @@ class SettlingMachine(ConformanceMachine):
         if lost:
             receiver.wait_for(lambda deliveries: not missing(deliveries),
                               min(LOST_GRACE, self.ctx.config.webhook_timeout))
+        self.wait_for_retries()
         if self.ctx.config.webhook_grace:
             self.ctx.sleep(self.ctx.config.webhook_grace)
         everything = receiver.deliveries()
         patience.waited(missing(everything), [d.type for d in everything])
-        deliveries = [d for d in everything if d.object_id in ours]
+        self.close_endpoints()
+        mine = [d for d in everything if d.object_id in ours]
+        deliveries = [d for d in mine if d.endpoint == MAIN]
         step = self.begin("network", "webhooks", "quiescence: compare the webhooks received",
                           f"{len(self.expected_events)} events")
         step.observed = f"{len({d.event_id for d in deliveries})} distinct events, {len(deliveries)} deliveries"
-        self.run("signatures", deliveries)
+        self.run("signatures", [d for d in mine if extra is not None and d.endpoint == extra[0]] + deliveries)
         if "openapi" in self.ctx.selected:
             self.ctx.checks_run["openapi"] += 1
             try:
@@ -101,4 +119,80 @@ class SettlingMachine(ConformanceMachine):
                 step.observed = f"FAILED [openapi]: {failure}"
                 raise
         self.run("webhooks", self.expected_events, deliveries, ours)
+        self.also("webhooks", checks.check_retries, [d for d in deliveries if d.refused], deliveries,
+                  self.ctx.retry_window)
+        if extra is not None:
+            path, _id, opened, closed = extra
+            end = len(self.expected_events) if closed is None else closed
+            self.also("webhooks", checks.check_endpoint_lifecycle, self.expected_events[opened:end],
+                      self.expected_events[end:], self.expected_events[:end],
+                      [d for d in mine if d.endpoint == path], path)
+        self.across_merchants(everything)
         reconcile(self, self.expected_events, deliveries)
+
+    def also(self, name: str, function: Any, *args: Any) -> None:
+        """Run ``function``, one more part of check ``name``, if the user selected that check."""
+        __tracebackhide__ = True
+        if name not in self.ctx.selected:
+            return
+        self.ctx.checks_run[name] += 1
+        try:
+            function(*args)
+        except ConformanceFailure as failure:
+            self.failure = failure
+            failure.step = len(self.steps)
+            self.steps[-1].observed = f"FAILED [{name}]: {failure}"
+            raise
+
+    def wait_for_retries(self) -> None:
+        """Wait, at most the retry window after each, for the deliveries the receiver refused
+        on purpose to come again (while a failure shrinks, at most a short grace)."""
+        receiver = self.ctx.receiver
+        if receiver is None or self.refusal is None:
+            return
+        ours = set(self.ids.values())
+        window = self.ctx.retry_window
+        if self.ctx.first_failure is not None:
+            window = min(window, LOST_GRACE)
+
+        def unretried(deliveries: list[Delivery]) -> list[Delivery]:
+            return [d for d in deliveries if d.refused and d.object_id in ours and not any(
+                e.event_id == d.event_id and e.endpoint == d.endpoint and not e.refused
+                and e.received_at > d.received_at for e in deliveries)]
+
+        waiting = unretried(receiver.deliveries())
+        if waiting:
+            last = max(d.received_at for d in waiting)
+            receiver.wait_for(lambda deliveries: not unretried(deliveries), last + window - self.ctx.wall())
+
+    def close_endpoints(self) -> None:
+        """Delete the endpoints this example registered for itself: a second one of ours, if it is
+        still registered, and the second merchant's (with its own key)."""
+        if self.extra_endpoint is not None and self.extra_endpoint[3] is None:
+            path, endpoint, opened, _closed = self.extra_endpoint
+            self.extra_endpoint = (path, endpoint, opened, len(self.expected_events))
+            exchange = self.perform("deleteWebhookEndpoint", None, object_id=endpoint)
+            self.predict(exchange, 200)
+            self.ctx.endpoints_open.pop(endpoint, None)
+            self.run("status", exchange, accepted=True, rejection=None, state=None, event="delete endpoint")
+        if self.foreign is not None:
+            self.foreign.close()
+
+    def across_merchants(self, everything: list[Delivery]) -> None:
+        """None of our events at the second merchant's endpoint, none of its at ours."""
+        foreign = self.foreign
+        if foreign is None or "tenant_isolation" not in self.ctx.selected:
+            return
+        ours = set(self.ids.values())
+        theirs = set(foreign.ids.values())
+        its_path = foreign.last_endpoint
+        ours_there = [d for d in everything if its_path is not None and d.endpoint == its_path and d.object_id in ours]
+        extra = self.extra_endpoint[0] if self.extra_endpoint else None
+        theirs_here = [d for d in everything if d.endpoint in (MAIN, extra) and d.object_id in theirs]
+        stray = ours_there or theirs_here
+        if stray:
+            where = "the second merchant's endpoint" if ours_there else "our endpoint"
+            whose = "our" if ours_there else "the second merchant's"
+            self.run("tenant_isolation", None, broken=(
+                f"{where} {stray[0].endpoint} received {stray[0].type} {stray[0].event_id} for {whose} object "
+                f"{stray[0].object_id}: a merchant's events go to its own endpoints only"))
