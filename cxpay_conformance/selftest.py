@@ -78,6 +78,8 @@ class SelftestOptions:
     shrink_budget: int = 10
     jobs: int = 1
     clean_run: bool = True
+    #: Seconds a refused webhook has to come again (None: the spec's protocol.webhook_retry_window).
+    retry_window: float | None = None
 
 
 @dataclass(frozen=True)
@@ -254,6 +256,7 @@ def run_one(fault: str, options: SelftestOptions) -> FaultOutcome:
                 time_budget=_budget_for(profile, options),
                 skip_checks=skipped,
                 settle_timeout=SETTLE_TIMEOUT,
+                webhook_retry_window=options.retry_window,
                 database=None,  # honest timings: no failure replayed from an earlier run
             )
             with shrinking_for_at_most(options.shrink_budget):

@@ -273,10 +273,10 @@ def check_retries(refused: Sequence[Delivery], deliveries: Sequence[Delivery], w
                  and d.received_at > first.received_at and not d.refused]
         if not any(d.received_at - first.received_at <= window for d in again):
             late = f"; it came again only after {again[0].received_at - first.received_at:.1f} s" if again else ""
-            raise _failure("webhooks", f"the delivery of {first.type} {first.event_id} (for {first.object_id}) was "
-                           f"refused on purpose by the suite's receiver ({REFUSALS[first.refused]}); delivery is at "
-                           f"least once, so it is owed again, same event id, within {window:g} s "
-                           f"(--webhook-retry-window), and it never came{late}", event="webhook",
+            raise _failure("webhooks", f"{first.type} {first.event_id} (for {first.object_id}), refused on purpose by "
+                           f"the suite's receiver, never came again within {window:g} s{late} (the receiver "
+                           f"{REFUSALS[first.refused]}); delivery is at least once, so a refused delivery is owed "
+                           "again with the same event id (--webhook-retry-window)", event="webhook",
                            expected=f"{first.event_id} again within {window:g} s",
                            observed=f"{len(again)} later deliveries of it")
 

@@ -147,6 +147,8 @@ class SuiteContext:
     #: Webhook endpoints an example registered and has not deleted yet: id -> the API key that
     #: owns it (the run deletes what a failing example left behind).
     endpoints_open: dict[str, Any] = field(default_factory=dict)
+    #: Seconds the examples' ends waited for deliveries refused on purpose to come again.
+    retry_waits: float = 0.0
     #: When the run met its first failure; every example after it is Hypothesis shrinking it.
     first_failure: FirstFailure | None = None
     started: float = field(default_factory=time.monotonic)

@@ -29,7 +29,7 @@ from cxpay_conformance.suite.requests import body_for, mutated
 
 #: A delivery is refused only in an example's first steps, so that the retry it owes usually
 #: arrives while the example goes on and the end of the example seldom waits for it.
-REFUSE_BEFORE_STEP = 6
+REFUSE_BEFORE_STEP = 3
 
 #: The test-clock moves the second merchant makes: a minute, an hour, a day (past its
 #: sessions' default deadline).

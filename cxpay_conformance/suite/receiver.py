@@ -38,7 +38,7 @@ REFUSALS = {
 }
 #: How long a "no answer" refusal holds the request: an implementation that waits less sees a
 #: timeout, one that waits longer a connection closed without an answer; both owe a retry.
-NO_ANSWER_HOLD = 1.0
+NO_ANSWER_HOLD = 0.5
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,8 +119,9 @@ class SettlingMachine(ConformanceMachine):
                 step.observed = f"FAILED [openapi]: {failure}"
                 raise
         self.run("webhooks", self.expected_events, deliveries, ours)
-        self.also("webhooks", checks.check_retries, [d for d in deliveries if d.refused], deliveries,
-                  self.ctx.retry_window)
+        if self.refusal is not None:
+            self.also("webhooks", checks.check_retries, [d for d in deliveries if d.refused], deliveries,
+                      self.ctx.retry_window)
         if extra is not None:
             path, _id, opened, closed = extra
             end = len(self.expected_events) if closed is None else closed
@@ -150,6 +151,7 @@ class SettlingMachine(ConformanceMachine):
         receiver = self.ctx.receiver
         if receiver is None or self.refusal is None:
             return
+        started = self.ctx.clock()
         ours = set(self.ids.values())
         window = self.ctx.retry_window
         if self.ctx.first_failure is not None:
@@ -164,6 +166,7 @@ class SettlingMachine(ConformanceMachine):
         if waiting:
             last = max(d.received_at for d in waiting)
             receiver.wait_for(lambda deliveries: not unretried(deliveries), last + window - self.ctx.wall())
+        self.ctx.retry_waits += self.ctx.clock() - started
 
     def close_endpoints(self) -> None:
         """Delete the endpoints this example registered for itself: a second one of ours, if it is
