@@ -31,6 +31,13 @@ class Step:
     expected: str
     observed: str = ""
     exchange: Exchange | None = None
+    #: The model's transitions this step fired: (transition index, the state it left; None when
+    #: it created the object), in order; the HTML report draws them as the story's path.
+    fired: list[tuple[int, str | None]] = field(default_factory=list)
+    #: (object type, state) when the model rejected this step's event in that state.
+    rejected_in: tuple[str, str] | None = None
+    #: When the step began (``time.time()``), to place the webhooks received between steps.
+    began: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)

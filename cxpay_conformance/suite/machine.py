@@ -276,8 +276,12 @@ class ConformanceMachine(RuleBasedStateMachine):
         if outcome.accepted and outcome.transition is not None:
             coverage.transition(outcome.transition.index, outcome.state)
             self.hits.add(outcome.transition.index)
+            if self.steps:
+                self.steps[-1].fired.append((outcome.transition.index, outcome.state))
         elif not outcome.accepted and outcome.state is not None:
             coverage.rejection(outcome.event, outcome.state)
+            if self.steps:
+                self.steps[-1].rejected_in = (self.ctx.spec.events[outcome.event].object, outcome.state)
         for change in outcome.changes:
             coverage.state(change.type, change.to_state)
             if change.emits:

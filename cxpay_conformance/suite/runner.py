@@ -117,15 +117,16 @@ def run_suite(
                 _unregister_checked(ctx, deleting)
         except ConformanceFailure as setup_failure:
             failure, flaky, replay, output = setup_failure, False, f"--seed {seed}", []
-            if failure is not None and ctx.current is not None and receiver is not None:
-                ours = set(ctx.current.ids.values())
-                timeline = [d for d in receiver.deliveries() if d.object_id in ours]
         finally:
             if endpoint is not None:
                 _unregister(ctx, endpoint)
             for left, owner in list(ctx.endpoints_open.items()):  # what a failing example left behind
                 _unregister(ctx, left, owner)
             adapter.close()
+        # The webhooks the failing example's objects received, as they arrived (its ids are its own).
+        if failure is not None and ctx.current is not None and receiver is not None:
+            ours = set(ctx.current.ids.values())
+            timeline = [d for d in receiver.deliveries() if d.object_id in ours]
     last = ctx.current if failure is not None else None
     return SuiteResult(
         spec=spec, config=config, seed=seed, replay=replay, examples=ctx.examples,
