@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from cxpay_conformance.diagrams._graphviz import INSTALL_HINT, find_dot
+from cxpay_conformance.diagrams._graphviz import INSTALL_HINT, find_dot, render_svg
 from cxpay_conformance.diagrams._outputs import (
     COVERAGE_MD,
     DIAGRAMS_MD,
@@ -30,7 +30,7 @@ from cxpay_conformance.diagrams._outputs import (
     stale_outputs,
     write_outputs,
 )
-from cxpay_conformance.diagrams._style import ACTOR_STYLES, ActorStyle
+from cxpay_conformance.diagrams._style import ACTOR_STYLES, ActorStyle, transition_class
 from cxpay_conformance.spec.types import Spec
 
 
@@ -79,6 +79,23 @@ def render_coverage(spec: Spec, hits: Mapping[int, int], out_dir: str | Path, *,
     return list(write_outputs(coverage_texts(spec, hits, edge_hits), Path(out_dir)).paths)
 
 
+def coverage_svgs(spec: Spec, hits: Mapping[int, int], *,
+                  edge_hits: Mapping[tuple[int, str | None], int] | None = None) -> dict[str, str]:
+    """The SVGs :func:`render_coverage` would write, in memory: diagram name (each object type's,
+    then ``overview``) -> SVG text; {} when Graphviz's ``dot`` is not installed. Each arrow's SVG
+    element has the class :func:`~._style.transition_class` names, so that a page can draw a path
+    over it.
+
+    >>> list(coverage_svgs(spec, {0: 12})) == [*spec.objects, "overview"]
+    True
+    """
+    dot = find_dot()
+    if dot is None:
+        return {}
+    return {name.removesuffix(".dot"): render_svg(dot, text, name).decode("utf-8")
+            for name, text in coverage_texts(spec, hits, edge_hits).items() if name.endswith(".dot")}
+
+
 __all__ = [
     "ACTOR_STYLES",
     "COVERAGE_MD",
@@ -89,9 +106,11 @@ __all__ = [
     "Staleness",
     "Written",
     "check_diagrams",
+    "coverage_svgs",
     "coverage_texts",
     "diagram_texts",
     "find_dot",
     "render_coverage",
     "render_diagrams",
+    "transition_class",
 ]

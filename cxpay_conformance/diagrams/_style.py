@@ -9,6 +9,7 @@ arrows, so the Markdown writer uses :meth:`Styler.suffix` only.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -136,7 +137,8 @@ class CoverageStyler:
         return self.hits.get(transition.index, 0)
 
     def edge(self, transition: Transition, actor: str, *, induced: bool) -> dict[str, str]:
-        return _hit_attrs(self.count(transition), induced=induced)
+        # The SVG class names the transition, so that a page can draw a path over the overlay.
+        return {**_hit_attrs(self.count(transition), induced=induced), "class": transition_class(transition.index)}
 
     def suffix(self, transition: Transition) -> str:
         count = self.count(transition)
@@ -145,10 +147,13 @@ class CoverageStyler:
     def source(self, transition: Transition, state: str) -> dict[str, str]:
         # The arrow out of the junction carries the transition's total; each segment into it,
         # the count of its own edge, so that `pay` from two states shows two counts.
-        if self.edge_hits is None or len(transition.from_states) < 2:
+        if len(transition.from_states) < 2:
             return {}
+        segment = {"class": transition_class(transition.index, state)}
+        if self.edge_hits is None:
+            return segment
         count = self.edge_hits.get((transition.index, state), 0)
-        return {**_hit_attrs(count, induced=False), "label": f"{TIMES}{count}"}
+        return {**_hit_attrs(count, induced=False), "label": f"{TIMES}{count}", **segment}
 
     def unentered(self, state: State, arrows_in: Iterable[Transition]) -> bool:
         # Sound in one direction only: if no arrow into the state fired, it was never entered.
@@ -163,6 +168,18 @@ class CoverageStyler:
             lines.append(LegendLine("hollow arrowhead: effect of another object's transition, "
                                     "with that transition's count", INK, "solid"))
         return lines
+
+
+def transition_class(index: int, source: str | None = None) -> str:
+    """The SVG class of a coverage overlay's arrow: ``cx-t3`` for transition 3's arrow (out of its
+    junction dot, where it leaves several states), ``cx-t3-from-s1`` for the segment from state
+    ``s1`` into that dot. Characters a class name cannot hold become ``_``.
+
+    >>> transition_class(3, "s1")
+    'cx-t3-from-s1'
+    """
+    name = f"cx-t{index}" if source is None else f"cx-t{index}-from-{source}"
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name)
 
 
 def _actor_attrs(style: ActorStyle, *, induced: bool) -> dict[str, str]:
