@@ -22,6 +22,8 @@ RUNS = {
     "scaling.py": ["--sizes", "1,2", "--steps", "3", "--reps", "1", "--seed", "1", "--mode", "in-process"],
     "profile_suite.py": [*TINY, "--target", "in-process", "--top", "3"],
     "linearizability.py": ["--histories", "2", "--seed", "1"],
+    "latency.py": ["--rtts", "direct,5", "--profiles", "quick", "--examples", "2", "--steps", "3", "--seed", "1",
+                   "--schemathesis-budget", "2"],
     "races.py": [*TINY, "--race-examples", "1", "--reps", "1", "--seeds", "1", "--default-seeds", "1",
                  "--faults", "no_lock_in_pay", "--alarm-runs", "1", "--stores", "memory", "--latency-ms", "5"],
 }
