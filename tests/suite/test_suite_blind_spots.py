@@ -27,6 +27,7 @@ from cxpay_conformance.suite.checks import select
 from cxpay_conformance.suite.context import SuiteContext
 from cxpay_conformance.suite.openapi import OpenAPIContract
 from cxpay_conformance.suite.probes import ProbingMachine
+from cxpay_conformance.suite.receiver import WebhookReceiver
 from cxpay_conformance.suite.report import story
 from cxpay_conformance.suite.rules import GeneratedMachine, build_machine
 from tests.suite.conftest import config_for
@@ -139,7 +140,9 @@ def test_our_key_gets_404_for_every_object_of_the_second_merchant(reference: Any
         assert sorted(machine.foreign.world.objects[k].type for k in keys) == [  # type: ignore[union-attr]
             "charge", "checkout_session", "payment_intent"]
         machine.intrude(keys[0], SPEC.events["expire_session"], {})
-        machine.foreign.endpoint_probe("http://127.0.0.1:9/hooks")  # type: ignore[union-attr]
+        with WebhookReceiver() as receiver:
+            machine.foreign.endpoint_probe(receiver)  # type: ignore[union-attr]
+            machine.foreign.close()  # type: ignore[union-attr]
     probes = [s for s in machine.steps if s.event == "tenant_isolation"]
     assert len(probes) == 4  # three objects and the endpoint
     assert all(s.exchange is not None and s.exchange.status == 404 for s in probes)
@@ -160,8 +163,8 @@ def test_an_ownership_test_that_holds_one_way_only_is_caught() -> None:
 
 def test_an_endpoint_of_the_second_merchant_that_our_key_deletes_is_caught() -> None:
     with (serve(blind_spot("one-way ownership")) as faulty, one_example(faulty) as machine,
-          pytest.raises(ConformanceFailure) as caught):
-        machine.foreign.endpoint_probe("http://127.0.0.1:9/hooks")  # type: ignore[union-attr]
+          WebhookReceiver() as receiver, pytest.raises(ConformanceFailure) as caught):
+        machine.foreign.endpoint_probe(receiver)  # type: ignore[union-attr]
     assert caught.value.check == "tenant_isolation"
     assert "answered 200 with the webhook_endpoint" in str(caught.value)
 
