@@ -21,10 +21,13 @@ from rich.table import Table
 
 from cxpay_conformance.cli._common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, reported_errors
 from cxpay_conformance.cli._progress import LogLines, RunningClock, report_console
+from cxpay_conformance.errors import UsageError
 from cxpay_conformance.suite import SuiteConfig, SuiteContext, SuiteResult, run_suite
 from cxpay_conformance.suite.adapter import Adapter
 from cxpay_conformance.suite.checks import CHECKS
 from cxpay_conformance.suite.config import PHASES, PROFILE_RACES, PROFILES
+from cxpay_conformance.suite.example_db import DEFAULT as EXAMPLE_DB
+from cxpay_conformance.suite.example_db import parse as parse_example_db
 from cxpay_conformance.suite.preflight import Checked, check_options, preflight
 from cxpay_conformance.suite.receiver import Delivery
 from cxpay_conformance.suite.report import junit_xml, story, write_reports
@@ -155,7 +158,14 @@ def _names(value: str | None) -> tuple[str, ...]:
     type=click.Path(file_okay=False),
     help="Where the story, the reproduction script and the coverage diagrams go.",
 )
-@click.option("--no-database", is_flag=True, help="Do not use the Hypothesis example database (.hypothesis/cxpay).")
+@click.option(
+    "--example-db",
+    metavar="WHERE",
+    help="Where failing examples are kept and tried first by every later run: a folder (default "
+    ".hypothesis/cxpay), redis://HOST:PORT/N (shared by every worker, shard and CI job that names it; "
+    "needs the [redis] extra), or none.",
+)
+@click.option("--no-database", is_flag=True, help="The same as --example-db none.")
 @click.option(
     "--record",
     "record_path",
@@ -188,6 +198,7 @@ def run(
     junit_xml: str | None,
     json_path: str | None,
     report_dir: str,
+    example_db: str | None,
     no_database: bool,
     record_path: str | None,
 ) -> None:
@@ -227,7 +238,7 @@ def run(
             webhook_retry_window=webhook_retry_window,
             settle_timeout=settle_timeout,
             report_dir=report_dir,
-            database=None if no_database else ".hypothesis/cxpay",
+            database=_example_db(example_db, no_database),
         )
         # Every mistake that needs no implementation, before the embedded server starts.
         check_options(options, files={"--junit-xml": junit_xml, "--json": json_path, "--record": record_path},
@@ -241,6 +252,12 @@ def run(
         click.secho(f"error: {problem}; the verdict above stands", fg="red", err=True)
     # A report asked for and missing fails a conformant run: a CI job must not pass without it.
     sys.exit(EXIT_FINDINGS if not result.conformant else EXIT_USAGE if unwritten else EXIT_OK)
+
+
+def _example_db(where: str | None, no_database: bool) -> str | None:
+    if no_database and where is not None and parse_example_db(where) is not None:
+        raise UsageError(f"--no-database and --example-db {where} contradict each other; give one of them")
+    return None if no_database else parse_example_db(where or EXAMPLE_DB)
 
 
 @contextlib.contextmanager

@@ -2,11 +2,12 @@
 
 The suite leans on a few Hypothesis internals that no documented API offers: turning its
 feature flags off, forgetting a state machine class, capping the shrink time, generating
-from the seed alone, and (for the benchmarks) the method that chooses each rule. Each shim
-here tries the private thing and, where it is missing or changed, falls back to what
-Hypothesis does anyway: correct, only slower or less tidy. When a Hypothesis release
-changes one of them, this file changes, and ``tests/suite/test_suite_compat.py`` (run by CI
-against the newest and the lowest declared versions) says so first.
+from the seed alone, seeding without losing the example database, and (for the benchmarks)
+the method that chooses each rule. Each shim here tries the private thing and, where it is
+missing or changed, falls back to what Hypothesis does anyway: correct, only slower or less
+tidy. When a Hypothesis release changes one of them, this file changes, and
+``tests/suite/test_suite_compat.py`` (run by CI against the newest and the lowest declared
+versions) says so first.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from hypothesis.stateful import RuleBasedStateMachine, RuleStrategy, get_state_m
 FEATURE_FLAGS = "hypothesis.strategies._internal.featureflags"
 PROVIDERS = "hypothesis.internal.conjecture.providers"
 ENGINE = "hypothesis.internal.conjecture.engine"
+#: Where ``@seed`` puts the seed on a ``@given`` test (read by Hypothesis when the test runs).
+SEED_ATTRIBUTE = "_hypothesis_internal_use_seed"
 
 
 def every_rule_on(machine: RuleBasedStateMachine) -> bool:
@@ -156,13 +159,33 @@ def state_machine_test(machine: type[RuleBasedStateMachine], config: settings) -
     takes_factory = "factory" in inspect.signature(test).parameters
 
     def run(seed_value: int) -> None:
-        seed(seed_value)(test)
+        seeded_keeping_database(test, seed_value)
         if takes_factory:
             test(machine)
         else:
             test()
 
     return run
+
+
+def seeded_keeping_database(test: Any, seed_value: int) -> bool:
+    """Seed the Hypothesis test ``test`` (made by ``@given``) without losing its example database.
+
+    Hypothesis's public ``@seed`` also turns the example database off (``database=None`` in the
+    test's settings): a seeded run neither tries the failures kept from earlier runs nor keeps
+    its own. The suite seeds every batch (``--seed`` replays a run), and ``--example-db`` must
+    still work, so this sets only the seed, through the private attribute ``@seed`` sets,
+    ``_hypothesis_internal_use_seed``. Answers whether it could; where that attribute is gone,
+    it falls back to ``@seed``: the same examples from the same seed, without the database.
+
+    >>> seeded_keeping_database(test, 1234)
+    True
+    """
+    if hasattr(test, SEED_ATTRIBUTE):
+        setattr(test, SEED_ATTRIBUTE, seed_value)
+        return True
+    seed(seed_value)(test)
+    return False
 
 
 def rule_choice_method() -> tuple[type[Any], str] | None:
@@ -178,4 +201,4 @@ def rule_choice_method() -> tuple[type[Any], str] | None:
 
 
 __all__ = ["every_rule_on", "forget_machine_class", "from_the_seed_alone", "rule_choice_method",
-           "shrinking_for_at_most", "state_machine_test"]
+           "seeded_keeping_database", "shrinking_for_at_most", "state_machine_test"]

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from cxpay_conformance.errors import UsageError
 from cxpay_conformance.spec import Spec, load_spec
-from cxpay_conformance.suite import checks
+from cxpay_conformance.suite import checks, example_db
 from cxpay_conformance.suite.adapter import USE_DEFAULT_KEY, Adapter, _UseDefaultKey
 from cxpay_conformance.suite.config import PHASES, PROFILES, SuiteConfig
 from cxpay_conformance.suite.http_adapter import HttpAdapter
@@ -53,6 +53,7 @@ def preflight(
     >>> result = run_suite(config, checked=checked)
     """
     checked = check_options(config, files=files, folders=folders)
+    example_db.check_reachable(config.database, _spelling(config)("example-db"))
     if adapter is not None and "event_list" in checked.selected and not _takes_query(adapter):
         raise UsageError(f"the adapter's perform() takes no `query` (the limit and starting_after of "
                          f"GET /events, which the event_list check pages through): add `query=None` to it "
@@ -101,6 +102,7 @@ def check_options(
         selected = checks.select(config.checks, config.skip_checks)
     except UsageError as exc:
         problems.append(str(exc))
+    problems += example_db.problems(config.database, option("example-db"))
     for name, path in (files or {}).items():
         if path and path != "-":
             problems += _file_problems(name, path)

@@ -13,11 +13,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, settings
-from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky, FlakyFailure
 from hypothesis.reporting import with_reporter
 
@@ -29,6 +27,7 @@ from cxpay_conformance.suite.adapter import USE_DEFAULT_KEY, Adapter, Exchange
 from cxpay_conformance.suite.config import SuiteConfig
 from cxpay_conformance.suite.context import FirstFailure, Prediction, Step, SuiteContext
 from cxpay_conformance.suite.coverage import Coverage
+from cxpay_conformance.suite.example_db import open_database
 from cxpay_conformance.suite.preflight import Checked, adapter_for, preflight
 from cxpay_conformance.suite.races import explore_races
 from cxpay_conformance.suite.receiver import Delivery, WebhookReceiver
@@ -231,7 +230,7 @@ def _explore_with(ctx: SuiteContext, machine: type[Any],
 
 
 def _settings(config: SuiteConfig, examples: int) -> settings:
-    database = DirectoryBasedExampleDatabase(Path(config.database)) if config.database else None
+    database = open_database(config.database)
     return settings(
         max_examples=examples,
         stateful_step_count=config.steps,

@@ -8,6 +8,7 @@ import gc
 import inspect
 import weakref
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -206,3 +207,43 @@ def test_state_machine_test_adapts_to_a_test_that_takes_the_machine(monkeypatch:
     monkeypatch.setattr(_compat, "get_state_machine_test", older)
     assert len(_counted_runs(5)) == QUICK.max_examples
     assert len(given_machine) == 1
+
+
+def _failing_machine(seen: list[int]) -> type[RuleBasedStateMachine]:
+    """A machine that fails once a drawn number reaches 500 (``seen``: every number drawn)."""
+
+    class Failing(RuleBasedStateMachine):
+        @rule(value=st.integers(0, 1000))
+        def draw(self, value: int) -> None:
+            seen.append(value)
+            assert value < 500
+
+    return Failing
+
+
+def test_a_seeded_batch_keeps_and_replays_the_example_database(tmp_path: Path) -> None:
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    database = settings(QUICK, max_examples=50, database=DirectoryBasedExampleDatabase(tmp_path))
+    seen: list[int] = []
+    with pytest.raises(AssertionError):
+        _compat.state_machine_test(_failing_machine(seen), database)(1)
+    assert any(tmp_path.rglob("*")), "the seeded run kept nothing in the example database"
+    # Another seed, and a class of the same name: the kept (shrunk) failure is the first example.
+    again: list[int] = []
+    with pytest.raises(AssertionError):
+        _compat.state_machine_test(_failing_machine(again), database)(2)
+    assert again[0] == 500, again[:5]
+
+
+def test_seeding_falls_back_to_seed_without_the_private_attribute(monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
+    first = _counted_runs(5)
+    monkeypatch.setattr(_compat, "SEED_ATTRIBUTE", "_no_such_attribute")
+    assert _counted_runs(5) == first  # the same examples from the same seed, through @seed
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    database = settings(QUICK, max_examples=50, database=DirectoryBasedExampleDatabase(tmp_path))
+    with pytest.raises(AssertionError):
+        _compat.state_machine_test(_failing_machine([]), database)(1)
+    assert not any(tmp_path.rglob("*"))  # @seed turned the database off: correct, only without it
