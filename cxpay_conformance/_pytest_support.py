@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from cxpay_conformance.errors import ConformanceFailure, CXPayError
-from cxpay_conformance.suite import SuiteConfig, SuiteResult, run_suite
+from cxpay_conformance.suite import SuiteConfig, SuiteResult, example_db, run_suite
 from cxpay_conformance.suite.config import PROFILES
 from cxpay_conformance.suite.report import story, write_reports
 
@@ -40,6 +40,7 @@ def run_shard(config: pytest.Config, shard: int, shards: int) -> SuiteResult:
         checks=_names(config.getoption("--cxpay-checks")),
         skip_checks=_names(config.getoption("--cxpay-skip-checks")),
         webhook_host=config.getoption("--cxpay-webhook-host"),
+        database=example_db.parse(config.getoption("--cxpay-example-db") or example_db.DEFAULT),
         report_dir=f"cxpay-report/shard-{shard + 1}",
         option_prefix="cxpay-",  # a mistake in the options is told as pytest spells them
     )

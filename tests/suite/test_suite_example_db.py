@@ -4,13 +4,8 @@ free port in a scratch folder; with CI set, a missing ``redis-server`` fails ins
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,49 +16,11 @@ from cxpay_conformance.server.runner import run_in_thread
 from cxpay_conformance.suite import SuiteConfig, SuiteResult, run_suite
 from cxpay_conformance.suite._compat import shrinking_for_at_most
 from cxpay_conformance.suite.example_db import check_reachable, open_database, parse, problems
+from tests.redis_server import free_port
 
 #: A fault that, with an empty example database, seed 4 first meets at its 9th example and seed 2
 #: at its 8th (20 examples of 8 steps).
 FAULT = "last_payment_error_missing"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A redis-server of our own on a free loopback port, stopped after the test."""
-    executable = shutil.which("redis-server")
-    if executable is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is missing; .ci/run installs it (apt-get install redis-server)")
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    import redis
-
-    port = _free_port()
-    server = subprocess.Popen([executable, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path),
-                               "--save", "", "--appendonly", "no"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/3"
-    try:
-        client = redis.Redis.from_url(url)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                assert server.poll() is None, "redis-server exited at its start"
-                assert time.monotonic() < deadline, "redis-server did not answer within 20 s"
-                time.sleep(0.05)
-        client.close()
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 def _run(seed: int, database: str | None, tmp_path: Path) -> SuiteResult:
@@ -139,12 +96,12 @@ def test_without_the_redis_client_the_problem_says_how_to_install_it(monkeypatch
 
 def test_a_redis_that_does_not_answer_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="Redis does not answer"):
-        check_reachable(f"redis://127.0.0.1:{_free_port()}/0", "--example-db")
+        check_reachable(f"redis://127.0.0.1:{free_port()}/0", "--example-db")
 
 
 def test_the_cli_refuses_an_unreachable_redis_before_the_run(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", "from cxpay_conformance.cli import main; main()", "run",
-                           "--example-db", f"redis://127.0.0.1:{_free_port()}/0", "--max-examples", "1",
+                           "--example-db", f"redis://127.0.0.1:{free_port()}/0", "--max-examples", "1",
                            "--report-dir", str(tmp_path / "r")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Redis does not answer" in done.stderr + done.stdout
