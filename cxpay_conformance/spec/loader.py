@@ -198,6 +198,9 @@ def _build(data: dict[str, Any], positions: Positions, file: str, base_dir: Path
         idempotency_key_length=(int(protocol_raw["idempotency_key_length"]["min"]),
                                 int(protocol_raw["idempotency_key_length"]["max"])),
         webhook_retry_window=int(protocol_raw.get("webhook_retry_window", DEFAULT_RETRY_WINDOW)),
+        **{role: rejections.get(protocol_raw[role], missing)
+           for role in ("parameter_invalid", "parameter_missing", "parameter_unknown", "body_invalid")
+           if role in protocol_raw},
     )
     clock = {name: int(value) for name, value in (data.get("clock") or {}).items()}
     events = {name: _event(name, raw, positions, clock) for name, raw in data["events"].items()}

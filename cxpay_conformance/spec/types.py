@@ -139,6 +139,11 @@ class Protocol:
     idempotency_window: int
     idempotency_key_length: tuple[int, int]
     webhook_retry_window: int = 30  # DEFAULT_RETRY_WINDOW
+    #: The rejections of a bad request body, where the spec names them (None: not probed).
+    parameter_invalid: Rejection | None = None
+    parameter_missing: Rejection | None = None
+    parameter_unknown: Rejection | None = None
+    body_invalid: Rejection | None = None
 
 
 @dataclass(frozen=True, slots=True)

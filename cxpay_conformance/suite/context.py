@@ -156,6 +156,8 @@ class SuiteContext:
     endpoints_open: dict[str, Any] = field(default_factory=dict)
     #: Seconds the examples' ends waited for deliveries refused on purpose to come again.
     retry_waits: float = 0.0
+    #: Steps taken, by kind ("actor: event"), for the contract coverage table (docs/contract-coverage.md).
+    step_kinds: Counter[str] = field(default_factory=Counter)
     #: When the run met its first failure; every example after it is Hypothesis shrinking it.
     first_failure: FirstFailure | None = None
     started: float = field(default_factory=time.monotonic)

@@ -295,6 +295,7 @@ class ConformanceMachine(RuleBasedStateMachine):
         step = Step(len(self.steps) + 1, actor, event, story, expected)
         self.steps.append(step)
         self.ctx.steps += 1
+        self.ctx.step_kinds[f"{actor}: {event}"] += 1
         self.ctx.notify()
         return step
 

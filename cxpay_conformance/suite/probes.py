@@ -29,7 +29,7 @@ from cxpay_conformance.suite.requests import body_for, mutated
 
 #: A delivery is refused only in an example's first steps, so that the retry it owes usually
 #: arrives while the example goes on and the end of the example seldom waits for it.
-REFUSE_BEFORE_STEP = 3
+REFUSE_BEFORE_STEP = 5
 
 #: The test-clock moves the second merchant makes: a minute, an hour, a day (past its
 #: sessions' default deadline).
@@ -70,12 +70,78 @@ class ProbingMachine(ConformanceMachine):
             kinds.append("auth")
         if self.ids and "tenant_isolation" in selected and self.ctx.config.second_api_key:
             kinds.append("tenant")
+        if self.ids and "status" in selected and self.flaws_for_any():
+            kinds.append("bad request")
         if self.ctx.receiver is not None and "webhooks" in selected and self.ids:
             if self.refusal is None and len(self.steps) < REFUSE_BEFORE_STEP:
                 kinds.append("refuse a delivery")
             if self.extra_endpoint is None or self.extra_endpoint[3] is None:
                 kinds.append("second endpoint")
         return kinds
+
+    def flaws_for_any(self) -> bool:
+        protocol = self.ctx.spec.protocol
+        return any((protocol.body_invalid, protocol.parameter_unknown, protocol.parameter_missing,
+                    protocol.parameter_invalid))
+
+    def flaws(self, event: Event, params: dict[str, Any]) -> list[tuple[str, Any, Rejection, str | None]]:
+        """Bad bodies for ``event`` with ``params``, each with the rejection the spec names for it
+        and the ``param`` the error must name: (what, body, rejection, param)."""
+        protocol = self.ctx.spec.protocol
+        body = body_for(self.ctx.spec, self.ctx.contract, event, params)
+        body = dict(body) if isinstance(body, dict) else {}
+        schema = self.ctx.contract.request_schema(event.operation)
+        properties = schema.get("properties", {}) if isinstance(schema, dict) else {}
+        found: list[tuple[str, Any, Rejection, str | None]] = []
+        if protocol.body_invalid is not None:
+            found.append(("a body that is not a JSON object", [body], protocol.body_invalid, None))
+        if protocol.parameter_unknown is not None:
+            found.append(("an unknown parameter", {**body, UNKNOWN_PARAMETER: "x"}, protocol.parameter_unknown,
+                          UNKNOWN_PARAMETER))
+        required = [name for name in schema.get("required", []) if name in body] if isinstance(schema, dict) else []
+        if protocol.parameter_missing is not None and required:
+            found.append((f"no {required[0]}", {k: v for k, v in body.items() if k != required[0]},
+                          protocol.parameter_missing, required[0]))
+        typed = [name for name in body if isinstance(properties.get(name), dict)
+                 and properties[name].get("type") in ("integer", "string")]
+        if protocol.parameter_invalid is not None and typed:
+            name = typed[0]
+            wrong: Any = "not a number" if properties[name]["type"] == "integer" else ["not", "a", "string"]
+            found.append((f"{name} of the wrong type", {**body, name: wrong}, protocol.parameter_invalid, name))
+        return found
+
+    def bad_request(self, key: str, event: Event, what: str, body: Any, rejection: Rejection,
+                    param: str | None) -> None:
+        """Fire ``event`` on our object ``key`` with a bad ``body``: the body is checked before the
+        object's state, so whatever the state, ``rejection`` (naming ``param``), and nothing changes."""
+        obj = self.world.objects[key]
+        step = self.begin("merchant", "bad request", f"merchant: {event.name} {self.ids.get(key, key)} with {what}",
+                          rejection_words(rejection, obj.state) + (f", param {param}" if param else ""))
+        exchange = self.perform(event.operation, key, body)
+        step.exchange = exchange
+        self.rejected(exchange, rejection)
+        step.observed = f"{exchange.status} {exchange.error_code or ''}"
+        self.run("status", exchange, accepted=False, rejection=rejection, state=obj.state,
+                 event=f"{event.name} with {what}")
+        error = exchange.answer.get("error") if isinstance(exchange.answer, dict) else None
+        named = error.get("param") if isinstance(error, dict) else None
+        if param is not None and named != param:
+            self.also("status", _wrong_param, exchange, what, param, named)
+        self.verify_payments({obj.payment}, f"{event.name} with {what}", after_rejection=True)
+
+    def also(self, name: str, function: Any, *args: Any) -> None:
+        """Run ``function``, one more part of check ``name``, if the user selected that check."""
+        __tracebackhide__ = True
+        if name not in self.ctx.selected:
+            return
+        self.ctx.checks_run[name] += 1
+        try:
+            function(*args)
+        except ConformanceFailure as failure:
+            self.failure = failure
+            failure.step = len(self.steps)
+            self.steps[-1].observed = f"FAILED [{name}]: {failure}"
+            raise
 
     def refuse_a_delivery(self, kind: str) -> None:
         """Tell the receiver to refuse the next delivery of one of our events as ``kind`` says:
@@ -317,6 +383,12 @@ def probe_rule(ctx: SuiteContext, bodies: st.SearchStrategy[dict[str, Any]]) -> 
                 else:
                     target = (key, event, params)
             self.key_of_length(length, target, anywhere)
+        elif kind == "bad request":
+            key, event, params = draw_target(self, data, reads=False)
+            flaws = self.flaws(event, params) if event is not None else []
+            if event is not None and flaws:
+                what, body, rejection, param = data.draw(sampled(self.ctx, flaws), label="flaw")
+                self.bad_request(key, event, what, body, rejection, param)
         elif kind == "refuse a delivery":
             self.refuse_a_delivery(data.draw(sampled(self.ctx, list(REFUSALS)), label="how"))
         elif kind == "second endpoint":
@@ -375,6 +447,17 @@ def probe_rule(ctx: SuiteContext, bodies: st.SearchStrategy[dict[str, Any]]) -> 
                        spec.protocol.unknown_object, "another merchant's key")
 
     return probe
+
+
+def _wrong_param(exchange: Any, what: str, param: str, named: Any) -> None:
+    __tracebackhide__ = True
+    raise checks._failure("status", f"a request with {what} must name the offending parameter: error.param "
+                          f"{param!r}; the implementation named {named!r}", exchange, event="bad request",
+                          expected=param, observed=named)
+
+
+#: A parameter no operation of the contract has.
+UNKNOWN_PARAMETER = "cxpay_conformance_unknown"
 
 
 def _characters(count: int) -> str:

@@ -52,6 +52,8 @@ class SuiteResult:
     coverage: Coverage
     checks_run: dict[str, int]
     failure: ConformanceFailure | None = None
+    #: Steps taken, by kind ("actor: event"; see :attr:`SuiteContext.step_kinds`).
+    step_kinds: dict[str, int] = field(default_factory=dict)
     story: list[Step] = field(default_factory=list)
     flaky: bool = False
     hypothesis_output: list[str] = field(default_factory=list)
@@ -130,7 +132,7 @@ def run_suite(
     return SuiteResult(
         spec=spec, config=config, seed=seed, replay=replay, examples=ctx.examples,
         steps=ctx.steps, requests=ctx.requests, duration=time.monotonic() - started,
-        coverage=ctx.coverage, checks_run=dict(ctx.checks_run), failure=failure,
+        coverage=ctx.coverage, checks_run=dict(ctx.checks_run), failure=failure, step_kinds=dict(ctx.step_kinds),
         story=list(ctx.current.steps) if failure and ctx.current else [], flaky=flaky,
         hypothesis_output=output,
         exchanges=list(last.exchanges) if last else [],
