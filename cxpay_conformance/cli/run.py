@@ -30,7 +30,7 @@ from cxpay_conformance.suite.example_db import DEFAULT as EXAMPLE_DB
 from cxpay_conformance.suite.example_db import parse as parse_example_db
 from cxpay_conformance.suite.preflight import Checked, check_options, preflight
 from cxpay_conformance.suite.receiver import Delivery
-from cxpay_conformance.suite.report import junit_xml, story, write_reports
+from cxpay_conformance.suite.report import html, junit_xml, story, write_reports
 
 T = TypeVar("T")
 
@@ -156,7 +156,14 @@ def _names(value: str | None) -> tuple[str, ...]:
     default="cxpay-report",
     show_default=True,
     type=click.Path(file_okay=False),
-    help="Where the story, the reproduction script and the coverage diagrams go.",
+    help="Where the HTML report (index.html), the story, the reproduction script and the coverage diagrams go.",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    metavar="PATH",
+    help="Write the HTML report here too (one self-contained page; the report directory always gets index.html).",
 )
 @click.option(
     "--example-db",
@@ -198,6 +205,7 @@ def run(
     junit_xml: str | None,
     json_path: str | None,
     report_dir: str,
+    html_path: str | None,
     example_db: str | None,
     no_database: bool,
     record_path: str | None,
@@ -241,13 +249,15 @@ def run(
             database=_example_db(example_db, no_database),
         )
         # Every mistake that needs no implementation, before the embedded server starts.
-        check_options(options, files={"--junit-xml": junit_xml, "--json": json_path, "--record": record_path},
+        check_options(options, files={"--junit-xml": junit_xml, "--json": json_path, "--record": record_path,
+                                       "--html": html_path},
                       folders={"--report-dir": report_dir})
         with _implementation(options, console) as config:
             checked = preflight(config)  # the keys too: one request each, before the run
             with _recording(record_path, config, checked) as (adapter, on_webhook):
                 result = _run_with_progress(config, console, checked, adapter=adapter, on_webhook=on_webhook)
-        unwritten = _finish(result, console, junit_xml, json_path, report_dir, embedded=base_url is None)
+        unwritten = _finish(result, console, junit_xml, json_path, report_dir, embedded=base_url is None,
+                            html_path=html_path)
     for problem in unwritten:
         click.secho(f"error: {problem}; the verdict above stands", fg="red", err=True)
     # A report asked for and missing fails a conformant run: a CI job must not pass without it.
@@ -362,6 +372,7 @@ def _finish(
     report_dir: str,
     *,
     embedded: bool,
+    html_path: str | None = None,
 ) -> list[str]:
     """Write the reports and print the verdict; answer what could not be written (the paths were
     checked before the run, but a disk can fill or a folder go away: the verdict is printed anyway)."""
@@ -380,6 +391,10 @@ def _finish(
     if junit_path:
         _written(unwritten, "--junit-xml", junit_path,
                  lambda: Path(junit_path).write_text(junit_xml(result), encoding="utf-8"))
+    pages = [str(written["html"])] if "html" in written else []
+    if html_path and _written(unwritten, "--html", html_path,
+                              lambda: Path(html_path).write_text(html(result), encoding="utf-8")) is not None:
+        pages.append(html_path)
     table = Table(title="Coverage of the spec", show_lines=False)
     for column in ("object", "states reached", "transitions covered", "not covered"):
         table.add_column(column)
@@ -420,6 +435,8 @@ def _finish(
         console.print("[green bold]CONFORMANT[/]: every check passed.")
     if "coverage" in written:
         console.print(f"Coverage diagrams: {written['coverage']}/")
+    if pages:
+        console.print(f"HTML report: {', '.join(pages)}", soft_wrap=True)
     if embedded:
         console.print("(tested the embedded reference server; give --base-url to test your implementation)")
     return unwritten

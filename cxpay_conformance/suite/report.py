@@ -1,4 +1,5 @@
-"""What a run leaves behind: the failure as a story, a reproduction script, JSON and JUnit XML.
+"""What a run leaves behind: the failure as a story, a reproduction script, JSON, JUnit XML and
+the HTML report (rendered by :mod:`.html_report`).
 
 All of it is made from a :class:`~cxpay_conformance.suite.runner.SuiteResult`; nothing here
 talks to the implementation. API keys never appear in any file: the reproduction script
@@ -17,6 +18,7 @@ from xml.etree import ElementTree
 from cxpay_conformance.suite.adapter import Exchange
 from cxpay_conformance.suite.checks import CHECKS
 from cxpay_conformance.suite.config import SuiteConfig
+from cxpay_conformance.suite.html_report import render_html
 from cxpay_conformance.suite.race_repro import race_repro_script
 from cxpay_conformance.suite.race_story import concurrent, prefix_steps, race_json, race_table
 from cxpay_conformance.suite.receiver import MAIN, REFUSALS
@@ -346,13 +348,25 @@ def junit_xml(result: SuiteResult) -> str:
     return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
 
+def html(result: SuiteResult) -> str:
+    """The HTML report (:mod:`.html_report`): one self-contained page, with report.json inline.
+
+    >>> Path("report.html").write_text(html(result), encoding="utf-8")
+    """
+    return render_html(result, as_json(result))
+
+
 def write_reports(result: SuiteResult, directory: str | Path) -> dict[str, Path]:
-    """Write story, reproduction script, JSON and coverage diagrams into ``directory``."""
+    """Write the HTML report (index.html), story, reproduction script, JSON and coverage diagrams
+    into ``directory``."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-    (out / "report.json").write_text(json.dumps(as_json(result), indent=2) + "\n", encoding="utf-8")
+    data = as_json(result)
+    (out / "report.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     written["json"] = out / "report.json"
+    (out / "index.html").write_text(render_html(result, data), encoding="utf-8")
+    written["html"] = out / "index.html"
     if result.failure is not None:
         (out / "story.txt").write_text(story(result) + "\n", encoding="utf-8")
         (out / "repro.py").write_text(repro_script(result, result.exchanges, result.ids), encoding="utf-8")
