@@ -43,6 +43,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cxpay-checks", metavar="NAMES", help="Only these checks, comma-separated.")
     group.addoption("--cxpay-skip-checks", metavar="NAMES", help="Skip these checks, comma-separated.")
     group.addoption("--cxpay-webhook-host", metavar="HOST", help="Address the implementation reaches the receiver at.")
+    group.addoption("--cxpay-shrink-budget", type=float, metavar="SECONDS",
+                    help="Stop shrinking a failure after this long (default: Hypothesis's own cap, 5 minutes).")
     group.addoption("--cxpay-example-db", metavar="WHERE", help="Where failing examples are kept and tried first "
                     "by later runs: a folder (default .hypothesis/cxpay), redis://HOST:PORT/N (shared by every "
                     "shard, worker and CI job that names it; the [redis] extra), or none.")

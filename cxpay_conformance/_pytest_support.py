@@ -11,7 +11,7 @@ import pytest
 from cxpay_conformance.errors import ConformanceFailure, CXPayError
 from cxpay_conformance.suite import SuiteConfig, SuiteResult, example_db, run_suite
 from cxpay_conformance.suite.config import PROFILES
-from cxpay_conformance.suite.report import story, write_reports
+from cxpay_conformance.suite.report import shrinking_summary, story, write_reports
 
 
 class ShardFailed(AssertionError):
@@ -40,6 +40,7 @@ def run_shard(config: pytest.Config, shard: int, shards: int) -> SuiteResult:
         checks=_names(config.getoption("--cxpay-checks")),
         skip_checks=_names(config.getoption("--cxpay-skip-checks")),
         webhook_host=config.getoption("--cxpay-webhook-host"),
+        shrink_budget=config.getoption("--cxpay-shrink-budget"),
         database=example_db.parse(config.getoption("--cxpay-example-db") or example_db.DEFAULT),
         report_dir=f"cxpay-report/shard-{shard + 1}",
         option_prefix="cxpay-",  # a mistake in the options is told as pytest spells them
@@ -62,6 +63,8 @@ def run_shard(config: pytest.Config, shard: int, shards: int) -> SuiteResult:
     written = write_reports(result, options["report_dir"])
     if result.failure is not None:
         where = f"\nReproduction script: {written['repro']}" if "repro" in written else ""
+        shrunk = shrinking_summary(result)
+        where += f"\n{shrunk}" if shrunk else ""
         raise ShardFailed(story(result) + where)
     return result
 

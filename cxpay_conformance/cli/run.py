@@ -30,7 +30,7 @@ from cxpay_conformance.suite.example_db import DEFAULT as EXAMPLE_DB
 from cxpay_conformance.suite.example_db import parse as parse_example_db
 from cxpay_conformance.suite.preflight import Checked, check_options, preflight
 from cxpay_conformance.suite.receiver import Delivery
-from cxpay_conformance.suite.report import html, junit_xml, story, write_reports
+from cxpay_conformance.suite.report import html, junit_xml, shrinking_summary, story, write_reports
 
 T = TypeVar("T")
 
@@ -139,6 +139,14 @@ def _names(value: str | None) -> tuple[str, ...]:
     "(asynchronous implementations); while a failure is shrunk, only briefly unless polling has helped.",
 )
 @click.option(
+    "--shrink-budget",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Stop shrinking a failure after this long and report the story as far as it got, with the "
+    "steps before and after (default: Hypothesis's own cap, 5 minutes); against a slow endpoint "
+    "each shrinking attempt replays a whole example.",
+)
+@click.option(
     "--junit-xml",
     type=click.Path(dir_okay=False),
     metavar="PATH",
@@ -202,6 +210,7 @@ def run(
     webhook_timeout: float,
     webhook_retry_window: float | None,
     settle_timeout: float,
+    shrink_budget: float | None,
     junit_xml: str | None,
     json_path: str | None,
     report_dir: str,
@@ -245,6 +254,7 @@ def run(
             webhook_timeout=webhook_timeout,
             webhook_retry_window=webhook_retry_window,
             settle_timeout=settle_timeout,
+            shrink_budget=shrink_budget,
             report_dir=report_dir,
             database=_example_db(example_db, no_database),
         )
@@ -423,6 +433,9 @@ def _finish(
             f"The first failure ({first.check}) came in {where}, after {first.seconds:.1f}s; "
             "the examples after it were Hypothesis shrinking it to the story below."
         )
+        shrunk = shrinking_summary(result)
+        if shrunk:
+            console.print(shrunk, markup=False, highlight=False, soft_wrap=True)
     if result.failure is not None:
         console.print()
         console.print(story(result), markup=False, highlight=False, soft_wrap=True)

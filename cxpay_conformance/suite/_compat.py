@@ -118,7 +118,7 @@ def from_the_seed_alone() -> Iterator[bool]:
 
 
 @contextmanager
-def shrinking_for_at_most(seconds: int) -> Iterator[bool]:
+def shrinking_for_at_most(seconds: float) -> Iterator[bool]:
     """Cap the time Hypothesis spends shrinking one failure (its default is five minutes).
 
     The cap is the module constant ``MAX_SHRINKING_SECONDS`` of the private

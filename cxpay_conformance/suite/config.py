@@ -49,6 +49,8 @@ class SuiteConfig:
     settle_timeout: float = 2.0
     request_timeout: float = 10.0
     report_dir: str = "cxpay-report"
+    #: Seconds Hypothesis may spend shrinking a failure once found (None: its own cap, 5 minutes).
+    shrink_budget: float | None = None
     database: str | None = ".hypothesis/cxpay"
     #: How the front end spells its options, for messages: "" on the command line (--api-key),
     #: "cxpay-" in the pytest plugin (--cxpay-api-key).

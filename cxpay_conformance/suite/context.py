@@ -81,6 +81,7 @@ class FirstFailure:
     examples: int  # examples run, the failing one included
     check: str
     races: int = 0  # concurrent histories run before it (the failing one not included)
+    steps: int = 0  # steps of the failing example when it failed: its story before shrinking
 
 
 class Example(Protocol):
@@ -190,7 +191,7 @@ class SuiteContext:
         if self.first_failure is None:
             self.first_failure = FirstFailure(self.clock() - self.started,
                                               self.examples + (0 if machine.counted else 1), failure.check,
-                                              self.races)
+                                              self.races, len(machine.steps))
             self.notify()
 
     def notify(self) -> None:

@@ -103,6 +103,8 @@ def check_options(
     except UsageError as exc:
         problems.append(str(exc))
     problems += example_db.problems(config.database, option("example-db"))
+    if config.shrink_budget is not None and not config.shrink_budget > 0:
+        problems.append(f"{option('shrink-budget')} {config.shrink_budget:g}: give more than 0 seconds")
     for name, path in (files or {}).items():
         if path and path != "-":
             problems += _file_problems(name, path)

@@ -98,6 +98,7 @@ def replay_command(result: SuiteResult) -> str:
         ("--webhook-port", config.webhook_port, defaults.webhook_port),
         ("--webhook-timeout", config.webhook_timeout, defaults.webhook_timeout),
         ("--settle-timeout", config.settle_timeout, defaults.settle_timeout),
+        ("--shrink-budget", f"{config.shrink_budget:g}" if config.shrink_budget else None, None),
     ]
     if "--phases" not in result.replay:  # a failure of the concurrent phase names its own
         options += [("--phases", ",".join(config.phases), ",".join(defaults.phases)),
@@ -105,6 +106,35 @@ def replay_command(result: SuiteResult) -> str:
                     ("--race-repeats", config.race_repeats, defaults.race_repeats)]
     words += [f"{option} {shlex.quote(str(value))}" for option, value, default in options if value != default]
     return " ".join(words)
+
+
+def shrinking_json(result: SuiteResult) -> dict[str, Any] | None:
+    """What shrinking did to a failure: the failing example's steps when found and after, the
+    seconds it took, the ``--shrink-budget`` and whether shrinking was stopped by it."""
+    first = result.first_failure
+    if result.failure is None or first is None or result.shrink_seconds is None:
+        return None
+    budget = result.config.shrink_budget
+    return {"steps_before": first.steps, "steps_after": len(result.story), "seconds": round(result.shrink_seconds, 3),
+            "budget_seconds": budget, "stopped_by_budget": budget is not None and result.shrink_seconds >= budget}
+
+
+def shrinking_summary(result: SuiteResult) -> str | None:
+    """One sentence on what shrinking did in the time it had, for the front ends (None: nothing shrunk).
+
+    >>> shrinking_summary(result)
+    'Shrinking: the failing example went from 23 steps to 5 in 5.1 s, stopped by --shrink-budget 5: ...'
+    """
+    shrunk = shrinking_json(result)
+    if shrunk is None:
+        return None
+    words = (f"Shrinking: the failing example went from {shrunk['steps_before']} steps to {shrunk['steps_after']} "
+             f"in {shrunk['seconds']:.1f} s")
+    budget = shrunk["budget_seconds"]
+    if shrunk["stopped_by_budget"]:
+        return (words + f", stopped by --shrink-budget {budget:g}: a larger budget may shorten it further; "
+                f"the replay command runs it again with the same budget: {replay_command(result)}")
+    return words + (f", within --shrink-budget {budget:g}" if budget else "") + "."
 
 
 def repro_script(result: SuiteResult, exchanges: list[Exchange], ids: dict[str, str]) -> str:
@@ -303,6 +333,7 @@ def as_json(result: SuiteResult) -> dict[str, Any]:
             ],
             # The requests sent at once of a concurrent failure ([] for a sequential one).
             "branches": race_json(result) if concurrent(result) else [],
+            "shrinking": shrinking_json(result),
         },
         "coverage": [
             {"object": c.object, "states": [c.states_reached, c.states_total],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,12 @@ from hypothesis.reporting import with_reporter
 from cxpay_conformance.errors import ConformanceFailure, ImplementationUnreachable, UsageError
 from cxpay_conformance.spec import Spec
 from cxpay_conformance.suite import checks
-from cxpay_conformance.suite._compat import forget_machine_class, from_the_seed_alone, state_machine_test
+from cxpay_conformance.suite._compat import (
+    forget_machine_class,
+    from_the_seed_alone,
+    shrinking_for_at_most,
+    state_machine_test,
+)
 from cxpay_conformance.suite.adapter import USE_DEFAULT_KEY, Adapter, Exchange
 from cxpay_conformance.suite.config import SuiteConfig
 from cxpay_conformance.suite.context import FirstFailure, Prediction, Step, SuiteContext
@@ -71,6 +76,9 @@ class SuiteResult:
     #: In a failing concurrent history, the requests sent at once (index in ``exchanges``):
     #: (branch, sent, answered), in seconds since the branches were released.
     branches: dict[int, tuple[int, float, float]] = field(default_factory=dict)
+    #: Seconds from the first failure to the end of the run's exploration: Hypothesis shrinking it
+    #: (None for a conformant run); at most about ``config.shrink_budget`` when one was given.
+    shrink_seconds: float | None = None
 
     @property
     def conformant(self) -> bool:
@@ -109,9 +117,12 @@ def run_suite(
         ctx.listener = listener
         endpoint = None
         timeline: list[Delivery] = []
+        shrunk_for: float | None = None
         try:
             endpoint = _register(ctx) if receiver is not None else None
             failure, flaky, replay, output = _explore(ctx, seed)
+            if failure is not None and ctx.first_failure is not None:
+                shrunk_for = ctx.clock() - ctx.started - ctx.first_failure.seconds
             if failure is None and endpoint is not None:
                 deleting, endpoint = endpoint, None
                 ctx.current = None  # a failure here is no example's story
@@ -142,6 +153,7 @@ def run_suite(
         first_failure=ctx.first_failure if failure is not None else None,
         races=ctx.races,
         branches=dict(last.branches) if last else {},
+        shrink_seconds=shrunk_for,
     )
 
 
@@ -149,7 +161,8 @@ def _explore(ctx: SuiteContext, seed: int) -> tuple[ConformanceFailure | None, b
     """Run the phases: Hypothesis in seeded batches until the examples or the time budget are
     spent, then, if nothing failed, the concurrent phase (:mod:`.races`)."""
     config = ctx.config
-    with _built_machine(ctx) as machine:
+    budget = config.shrink_budget
+    with _built_machine(ctx) as machine, shrinking_for_at_most(budget) if budget else nullcontext():
         if "sequential" in config.phases:
             failure, flaky, replay, output = _explore_with(ctx, machine, seed)
             if failure is not None:
