@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from cxpay_conformance.cli._common import main_group
+from cxpay_conformance.cli.contract_coverage import contract_coverage
 from cxpay_conformance.cli.diagrams import diagrams
 from cxpay_conformance.cli.docs import docs
 from cxpay_conformance.cli.lint import lint
@@ -21,6 +22,7 @@ from cxpay_conformance.cli.serve import serve
 main_group.add_command(lint)
 main_group.add_command(diagrams)
 main_group.add_command(docs)
+main_group.add_command(contract_coverage)
 main_group.add_command(serve)
 main_group.add_command(run)
 main_group.add_command(selftest)
