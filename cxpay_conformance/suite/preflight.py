@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,6 +37,10 @@ class Checked:
     spec: Spec
     contract: OpenAPIContract
     selected: frozenset[str]
+    #: Seconds the fastest preflight request took (connection made, so about one round trip to
+    #: the implementation plus its own time); None where no request was sent. What a front end
+    #: may scale its parallelism by: a remote endpoint waits, a loopback one does not.
+    round_trip: float | None = None
 
 
 def preflight(
@@ -61,11 +65,11 @@ def preflight(
     own = adapter is None
     used = adapter_for(config, checked.contract) if adapter is None else adapter
     try:
-        check_keys(config, checked.contract, used)
+        round_trip = check_keys(config, checked.contract, used)
     finally:
         if own:
             used.close()
-    return checked
+    return replace(checked, round_trip=round_trip)
 
 
 def check_options(
@@ -129,11 +133,13 @@ def _takes_query(adapter: Adapter) -> bool:
     return any(p.name == "query" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
-def check_keys(config: SuiteConfig, contract: OpenAPIContract, adapter: Adapter) -> None:
+def check_keys(config: SuiteConfig, contract: OpenAPIContract, adapter: Adapter) -> float | None:
     """One authenticated request per API key: a 401 means the key is not one of the
     implementation's merchants'. The second key must also differ from the first (whether two
     different keys belong to one merchant is the tenant isolation check's to find: from outside,
     it looks the same as an implementation that does not keep merchants apart).
+    Answers the seconds the fastest request took (about one round trip; with one key, the
+    request is sent twice, the first one making the connection).
 
     >>> check_keys(SuiteConfig(base_url=url, api_key="sk_test_wrong"), contract, adapter)
     Traceback (most recent call last):
@@ -150,8 +156,10 @@ def check_keys(config: SuiteConfig, contract: OpenAPIContract, adapter: Adapter)
                         "cannot see each other's objects, or none")
     elif config.second_api_key:
         keys.append((option("second-api-key"), "CXPAY_SECOND_API_KEY", config.second_api_key))
+    took: list[float] = []
     for name, variable, key in keys:
         exchange = adapter.perform(operation_id, object_id, api_key=key)
+        took.append(exchange.elapsed)
         if exchange.status == 401:
             problems.append(
                 f"the key given by {name} (or {variable}) was refused by {where} "
@@ -159,6 +167,9 @@ def check_keys(config: SuiteConfig, contract: OpenAPIContract, adapter: Adapter)
                 + "): check the secret; it must be the secret key of one of this implementation's merchants")
     if problems:
         raise UsageError("\n".join(problems))
+    if len(took) == 1:
+        took.append(adapter.perform(operation_id, object_id).elapsed)
+    return min(took) if took else None
 
 
 def adapter_for(config: SuiteConfig, contract: OpenAPIContract) -> HttpAdapter:
