@@ -63,6 +63,7 @@ def run_shard(config: pytest.Config, shard: int, shards: int) -> SuiteResult:
     written = write_reports(result, options["report_dir"])
     if result.failure is not None:
         where = f"\nReproduction script: {written['repro']}" if "repro" in written else ""
+        where += f"\nHTML report: {written['html']}" if "html" in written else ""
         shrunk = shrinking_summary(result)
         where += f"\n{shrunk}" if shrunk else ""
         raise ShardFailed(story(result) + where)

@@ -78,6 +78,7 @@ def test_a_faulty_implementation_fails_the_shards_with_the_story(
         "*Replay: CXPAY_API_KEY=... CXPAY_SECOND_API_KEY=... cxpay-conformance run --base-url "
         f"{no_created.base_url} --seed *",
         "*Reproduction script: cxpay-report/shard-1/repro.py*",
+        "*HTML report: cxpay-report/shard-1/index.html*",
     ])
     assert "Traceback" not in output and "_pytest_support.py" not in output and "runner.py" not in output
     assert FIRST_KEY not in output and SECOND_KEY not in output
