@@ -338,17 +338,18 @@ def _run_with_progress(config: SuiteConfig, console: Console, checked: Checked |
         machine, first = ctx.current, ctx.first_failure
         if machine is not None and machine.failed:
             shortest = min(shortest or len(machine.steps), len(machine.steps))
-        counts = (f"{ctx.steps} steps, {ctx.requests} requests, "
-                  f"{len(ctx.coverage.transitions)}/{len(ctx.spec.transitions)} transitions covered"
-                  + (f", {ctx.races} concurrent histories" if ctx.races else ""))
+        covered = (f"{ctx.steps} steps, {ctx.requests} requests, "
+                   f"{len(ctx.coverage.transitions)}/{len(ctx.spec.transitions)} transitions covered")
+        counts = covered + (f", {ctx.races} concurrent histories" if ctx.races else "")
         racing = ctx.races > 0 or "sequential" not in config.phases
         histories = config.races * config.race_repeats
         if first is None and racing:
-            # The concurrent phase: its histories on the bar (each plan's repeats one by one).
-            progress.update(task, total=histories, completed=min(ctx.races, histories), counts=counts,
+            # The concurrent phase: its histories on the bar (each plan's repeats one by one),
+            # counted there once, so not again in the counts beside it.
+            progress.update(task, total=histories, completed=min(ctx.races, histories), counts=covered,
                             phase="[bold]concurrent histories")
             if log is not None:
-                log.tick(lambda: f"progress: {ctx.races}/{histories} concurrent histories, {counts}, {log.elapsed}")
+                log.tick(lambda: f"progress: {ctx.races}/{histories} concurrent histories, {covered}, {log.elapsed}")
             return
         if first is None:
             done, shrinking = min(ctx.examples, config.examples), ""

@@ -23,6 +23,9 @@ from tests.suite.faulty import FIRST_KEY, Running, serve, variant
 
 SMALL = ["--max-examples", "4", "--max-steps", "8", "--no-database"]
 PROGRESS = re.compile(r"progress: \d+/4 examples, \d+ steps, \d+ requests, \d+/\d+ transitions covered, \d:\d\d:\d\d")
+# The concurrent phase's line counts its histories once (1 test case x 3 repeats).
+RACE_PROGRESS = re.compile(r"progress: \d/3 concurrent histories, \d+ steps, \d+ requests, "
+                           r"\d+/\d+ transitions covered, \d:\d\d:\d\d")
 SHRINKING = re.compile(r"progress: shrinking the failure of example \d+ \(\d+ replays, shortest story \d+ steps\); "
                        r"\d+/4 examples, \d+ steps, .*, \d:\d\d:\d\d")
 
@@ -51,6 +54,8 @@ def test_a_log_gets_plain_progress_lines_and_paths_whole(every_tick: None, tmp_p
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert any(PROGRESS.fullmatch(line) for line in lines), result.stdout
+    assert any(RACE_PROGRESS.fullmatch(line) for line in lines), result.stdout
+    assert not [line for line in lines if line.count("concurrent histor") > 1], result.stdout
     # 4 of ci's 150 examples: 40 * 4 // 150 = 1 of its concurrent test cases.
     assert lines.index("Profile ci: 4 examples x up to 8 steps, then 1 concurrent test case x 3; seed 11") < min(
         i for i, line in enumerate(lines) if line.startswith("progress: "))
