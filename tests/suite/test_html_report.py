@@ -171,6 +171,23 @@ def test_everything_from_the_implementation_is_escaped(failing: SuiteResult) -> 
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
+def test_a_failure_before_any_step_has_no_story_but_a_page(failing: SuiteResult) -> None:
+    failure = ConformanceFailure("registering the suite's webhook endpoint failed", check="webhooks")
+    page = html(replace(failing, failure=failure, story=[], exchanges=[], branches={}, webhook_timeline=[]))
+    assert "NOT CONFORMANT" in page and "registering the suite&#39;s webhook endpoint failed" in page
+    assert 'id="failing-step"' not in page and 'id="path"' not in page
+
+
+def test_without_graphviz_the_page_says_how_to_get_the_diagrams(conformant: SuiteResult,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import cxpay_conformance.diagrams
+
+    monkeypatch.setattr(cxpay_conformance.diagrams, "find_dot", lambda: None)
+    page = html(conformant)
+    assert "<svg" not in page and "Install Graphviz" in page
+    assert "Each transition's count" in page and '<td class="untested">' in page
+
+
 def test_the_report_directory_gets_index_html(failing: SuiteResult, tmp_path: Path) -> None:
     written = write_reports(failing, tmp_path)
     assert written["html"] == tmp_path / "index.html"
