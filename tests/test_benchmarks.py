@@ -25,7 +25,8 @@ RUNS = {
     "latency.py": ["--rtts", "direct,5", "--profiles", "quick", "--examples", "2", "--steps", "3", "--seed", "1",
                    "--schemathesis-budget", "2"],
     "races.py": [*TINY, "--race-examples", "1", "--reps", "1", "--seeds", "1", "--default-seeds", "1",
-                 "--faults", "no_lock_in_pay", "--alarm-runs", "1", "--stores", "memory", "--latency-ms", "5"],
+                 "--faults", "no_lock_in_pay", "--alarm-runs", "1", "--stores", "memory", "--latency-ms", "5",
+                 "--proxy-rtt-ms", "5"],
 }
 
 
