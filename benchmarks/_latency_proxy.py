@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -74,7 +75,11 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dela
 
 
 async def _serve(listen_port: int, target_host: str, target_port: int, delays: Delays) -> None:
+    connections = 0
+
     async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
         try:
             server_reader, server_writer = await asyncio.open_connection(target_host, target_port)
         except OSError:
@@ -91,13 +96,24 @@ async def _serve(listen_port: int, target_host: str, target_port: int, delays: D
     server = await asyncio.start_server(handle, "127.0.0.1", listen_port)
     port = server.sockets[0].getsockname()[1]
     print(f"listening on 127.0.0.1:{port}", flush=True)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     async with server:
-        await server.serve_forever()
+        await stop.wait()
+    print(f"connections: {connections}", flush=True)  # how many the clients opened: keep-alive shows here
+
+
+class Proxy:
+    """A running proxy: the port it listens on, and (once stopped) the connections clients opened."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.connections: int | None = None
 
 
 @contextmanager
-def latency_proxy(target_port: int, rtt_ms: float, jitter_ms: float, seed: int = 0) -> Iterator[int]:
-    """A proxy process in front of ``127.0.0.1:target_port``; yields the port it listens on."""
+def latency_proxy(target_port: int, rtt_ms: float, jitter_ms: float, seed: int = 0) -> Iterator[Proxy]:
+    """A proxy process in front of ``127.0.0.1:target_port``; yields it (:class:`Proxy`)."""
     command = [sys.executable, __file__, "--target", f"127.0.0.1:{target_port}", "--rtt-ms", str(rtt_ms),
                "--jitter-ms", str(jitter_ms), "--seed", str(seed)]
     proxy = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -106,10 +122,14 @@ def latency_proxy(target_port: int, rtt_ms: float, jitter_ms: float, seed: int =
         if not line.startswith("listening on "):
             error = proxy.stderr.read() if proxy.stderr else ""
             raise SystemExit(f"the latency proxy did not start: {line}{error}".strip())
-        yield int(line.rsplit(":", 1)[1])
+        running = Proxy(int(line.rsplit(":", 1)[1]))
+        yield running
     finally:
         proxy.terminate()
-        proxy.wait(timeout=30)
+        rest, _ = proxy.communicate(timeout=30)
+    for said in rest.splitlines():
+        if said.startswith("connections: "):
+            running.connections = int(said.split(": ")[1])
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import _server_process, footer, spread, table
-from _latency_proxy import latency_proxy
+from _latency_proxy import Proxy, latency_proxy
 from _schemathesis import ensure_schemathesis, schemathesis_command, schemathesis_identities
 
 DIRECT = "direct"
@@ -54,6 +54,8 @@ class Measured:
     requests: int
     examples: int
     conformant: bool
+    #: TCP connections the run opened through the proxy (None: no proxy); the webhook receiver's not counted.
+    connections: int | None = None
 
     @property
     def steps_per_minute(self) -> float:
@@ -69,10 +71,10 @@ def _cli() -> list[str]:
 
 
 @contextmanager
-def _behind(rtt: str, port: int, jitter: float, seed: int) -> Iterator[int]:
-    """The port to reach the server at: its own (``direct``), or a proxy's with ``rtt`` ms."""
+def _behind(rtt: str, port: int, jitter: float, seed: int) -> Iterator[Proxy]:
+    """How to reach the server: at its own port (``direct``), or a proxy's with ``rtt`` ms."""
     if rtt == DIRECT:
-        yield port
+        yield Proxy(port)
         return
     rtt_ms = float(rtt)
     with latency_proxy(port, rtt_ms, rtt_ms * jitter, seed) as proxied:
@@ -85,7 +87,7 @@ def run_ours(rtt: str, profile: str, workers: int, args: argparse.Namespace) -> 
         port = int(target.base_url.rsplit(":", 1)[1])
         with _behind(rtt, port, args.jitter, args.seed) as proxied:
             out = Path(scratch) / "result.json"
-            command = [*_cli(), "run", "--base-url", f"http://127.0.0.1:{proxied}", "--api-key", target.api_key,
+            command = [*_cli(), "run", "--base-url", f"http://127.0.0.1:{proxied.port}", "--api-key", target.api_key,
                        "--second-api-key", target.second_api_key, "--profile", profile, "--seed", str(args.seed),
                        "--no-database", "--report-dir", str(Path(scratch) / "report"), "--json", str(out)]
             if workers != 1:
@@ -104,7 +106,7 @@ def run_ours(rtt: str, profile: str, workers: int, args: argparse.Namespace) -> 
         print(f"  FALSE ALARM ({rtt} ms, {profile}, {workers} workers): {result['failure']['message'][:300]}",
               flush=True)
     return Measured(result["duration_seconds"], result["steps"], result["requests"], result["examples"],
-                    result["conformant"])
+                    result["conformant"], proxied.connections)
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ def run_schemathesis_stateful(rtt: str, budget: int, seed: int, jitter: float) -
             workdir = Path(scratch)
             config = schemathesis_identities(workdir, target.api_key, target.second_api_key)
             report = workdir / "events.ndjson"
-            command = schemathesis_command(str(config), f"http://127.0.0.1:{proxied}", budget, seed, str(report))
+            command = schemathesis_command(str(config), f"http://127.0.0.1:{proxied.port}", budget, seed, str(report))
             # Its stateful phase alone; going on after a failure, so that it runs for the whole
             # budget (every POST it sends fails on the correct server: see head_to_head.py).
             command[command.index("--phases") + 1] = "stateful"
@@ -194,7 +196,8 @@ def main() -> None:
                              last.examples, last.steps, last.requests,
                              f"{spread([r.steps_per_minute for r in runs]).median:,.0f}",
                              f"{spread([r.requests_per_minute for r in runs]).median:,.0f}",
-                             f"{last.requests / max(1, last.steps):.2f}"])
+                             f"{last.requests / max(1, last.steps):.2f}",
+                             "-" if last.connections is None else last.connections])
     theirs: list[list[Any]] = []
     if args.schemathesis_budget > 0:
         version = ensure_schemathesis()
@@ -204,7 +207,7 @@ def main() -> None:
             theirs.append([rtt if rtt == DIRECT else f"{rtt} ms", f"{run.seconds:.1f} s", run.scenarios, run.calls,
                            f"{run.steps_per_minute:,.0f}"])
     output = [table(["round trip", "profile", "workers", "wall time", "vs direct", "examples", "steps",
-                     "requests", "steps/min", "requests/min", "requests/step"], rows)]
+                     "requests", "steps/min", "requests/min", "requests/step", "connections"], rows)]
     if theirs:
         output += ["", "Schemathesis's stateful phase (one worker) on the same targets:", "",
                    table(["round trip", "wall time", "scenarios", "API calls (steps)", "steps/min"], theirs)]
