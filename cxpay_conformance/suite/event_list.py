@@ -247,5 +247,11 @@ def reconcile(example: Example, expected: Sequence[Any], deliveries: Sequence[De
         exchange = perform({"limit": PAGE_LIMIT, "starting_after": other})
         example.rejected(exchange, unknown)
         example.run("tenant_isolation", exchange, refused)
+        # And the other way: one of our events is as unknown to the second merchant's list.
+        if whole.events:
+            exchange = example.perform(LIST_EVENTS, None, api_key=ctx.config.second_api_key,
+                                       query={"limit": PAGE_LIMIT, "starting_after": whole.events[-1]["id"]})
+            example.rejected(exchange, unknown)
+            example.run("tenant_isolation", exchange, refused)
     if whole.events and not whole.problem:
         ctx.event_list_after = whole.events[-1]["id"]
