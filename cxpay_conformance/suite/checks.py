@@ -271,6 +271,13 @@ def check_retries(refused: Sequence[Delivery], deliveries: Sequence[Delivery], w
     for first in refused:
         again = [d for d in deliveries if d.event_id == first.event_id and d.endpoint == first.endpoint
                  and d.received_at > first.received_at and not d.refused]
+        stale = [d for d in again if d.received_at - first.received_at >= 2 and first.signed_at is not None
+                 and d.signed_at == first.signed_at]
+        if stale:
+            raise _failure("webhooks", f"the retry of {first.type} {first.event_id} came "
+                           f"{stale[0].received_at - first.received_at:.1f} s after the refused attempt with the "
+                           f"same signature (t={first.signed_at}): each attempt is signed when it is sent",
+                           event="webhook", expected="a fresh signature", observed=f"t={stale[0].signed_at}")
         if not any(d.received_at - first.received_at <= window for d in again):
             late = f"; it came again only after {again[0].received_at - first.received_at:.1f} s" if again else ""
             raise _failure("webhooks", f"{first.type} {first.event_id} (for {first.object_id}), refused on purpose by "

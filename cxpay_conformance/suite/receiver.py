@@ -57,12 +57,26 @@ class Delivery:
     endpoint: str = MAIN
     #: How the receiver refused it on purpose (a key of :data:`REFUSALS`), or empty.
     refused: str = ""
+    #: The signature's ``t=`` (Unix seconds), when it has one.
+    signed_at: int | None = None
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
     """The signature header value a receiver expects for ``body`` at ``timestamp``."""
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={mac}"
+
+
+def signed_at(header: str | None) -> int | None:
+    """The ``t=`` of a signature header, or None."""
+    for item in (header or "").split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
 
 
 def verify(secret: str, body: bytes, header: str | None, *, now: float, tolerance: int) -> str:
@@ -222,6 +236,7 @@ class WebhookReceiver:
             problem=problem,
             received_at=time.time(),
             endpoint=path,
+            signed_at=signed_at(header),
         )
         with self._arrived:
             refusal = self._refusal

@@ -11,7 +11,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from cxpay_conformance.suite.receiver import MAIN, REFUSALS, SIGNATURE_HEADER, WebhookReceiver, sign
+from cxpay_conformance.errors import ConformanceFailure
+from cxpay_conformance.suite.checks import check_retries
+from cxpay_conformance.suite.receiver import MAIN, REFUSALS, SIGNATURE_HEADER, Delivery, WebhookReceiver, sign
 
 SECRET = "whsec_main_secret_for_refusals"
 OTHER = "whsec_second_endpoint_secret"
@@ -66,3 +68,28 @@ def test_each_endpoint_path_is_verified_with_its_own_secret(receiver: WebhookRec
     assert good.endpoint == path and good.signature_ok
     assert not wrong.signature_ok and "does not match" in wrong.problem
     assert "no endpoint of the suite is registered" in nowhere.problem
+
+
+def _delivery(at: float, t: int, refused: str = "") -> Delivery:
+    return Delivery(EVENT["id"], "charge.succeeded", "ch_refusal0123456789", BODY, EVENT, True, "", at,
+                    refused=refused, signed_at=t)
+
+
+def test_a_retry_within_the_window_with_a_fresh_signature_passes() -> None:
+    first = _delivery(100.0, 100, "error status")
+    check_retries([first], [first, _delivery(101.5, 101)], 30)
+
+
+def test_a_missing_retry_fails_the_webhooks_check_with_the_refused_delivery() -> None:
+    first = _delivery(100.0, 100, "reset")
+    with pytest.raises(ConformanceFailure) as caught:
+        check_retries([first], [first, _delivery(140.0, 140)], 30)
+    assert caught.value.check == "webhooks"
+    assert "never came again within 30 s; it came again only after 40.0 s" in str(caught.value)
+    assert REFUSALS["reset"] in str(caught.value)
+
+
+def test_a_retry_that_resends_the_first_signature_fails() -> None:
+    first = _delivery(100.0, 100, "no answer")
+    with pytest.raises(ConformanceFailure, match="same signature"):
+        check_retries([first], [first, _delivery(103.0, 100)], 30)
