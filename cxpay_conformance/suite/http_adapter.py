@@ -28,6 +28,10 @@ class HttpAdapter:
     404
     """
 
+    #: ``perform`` may be called from several threads at once (an httpx client is thread-safe):
+    #: a read-back sends its requests together (``ConformanceMachine.read_all``).
+    concurrent_reads = True
+
     def __init__(
         self,
         base_url: str,

@@ -12,8 +12,10 @@ the spec. No state or event name of the spec appears here.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from hypothesis.stateful import RuleBasedStateMachine
@@ -31,6 +33,8 @@ from cxpay_conformance.suite.requests import body_for
 
 #: Payments still open at once in one example: enough to interleave, few enough to go deep.
 MAX_LIVE_PAYMENTS = 2
+#: Requests of one read-back sent at once, at most (a read-back reads a few objects per payment).
+READ_THREADS = 8
 
 
 class ConformanceMachine(RuleBasedStateMachine):
@@ -116,11 +120,15 @@ class ConformanceMachine(RuleBasedStateMachine):
         except ImplementationUnreachable as exc:
             self.ctx.fatal = exc
             raise
+        return self.record_exchange(exchange)
+
+    def record_exchange(self, exchange: Exchange) -> Exchange:
+        """Keep ``exchange`` in the example's story and run the checks every answer gets."""
         self.exchanges.append(exchange)
         self.ctx.requests += 1
         if exchange.status >= 500:
             self.run("status", exchange, accepted=True, rejection=None, state=None,
-                     event=self.steps[-1].event if self.steps else operation_id)
+                     event=self.steps[-1].event if self.steps else exchange.operation_id)
         self.run("openapi", self.ctx.contract, exchange)
         return exchange
 
@@ -207,32 +215,78 @@ class ConformanceMachine(RuleBasedStateMachine):
         self.ids[key] = object_id
         self.keys[object_id] = key
 
-    def observe(self, payment: int) -> dict[str, Any]:
-        """Read back every object of ``payment``, binding the ids of new ones on the way."""
+    def observe(self, payments: list[int]) -> dict[str, Any]:
+        """Read back every object of ``payments``, binding the ids of new ones on the way.
+
+        The model says which objects each payment has (a root and what it owns). Those whose ids
+        the suite knows are read all at once (:meth:`read_all`); an object new since the last
+        read-back is read once an answer has named its id, in a second round. So a read-back
+        costs one or two round trips, not one per object; the requests are recorded in the same
+        order every time (each payment's objects from its root down), whatever order the
+        answers came in.
+        """
         spec = self.ctx.spec
-        queue = [self.world.root_of(payment).key]
+        order: list[str] = []  # each payment's objects, root first, as its links own them
+        for payment in payments:
+            queue = [self.world.root_of(payment).key]
+            while queue:
+                key = queue.pop(0)
+                order.append(key)
+                snapshot = self.world.snapshot(key)
+                for link in spec.objects[self.world.objects[key].type].links.values():
+                    if link.kind in ("owns_one", "owns_many"):
+                        mine = snapshot.get(link.field)
+                        queue.extend(mine if isinstance(mine, list) else [mine] if mine else [])
         observed: dict[str, Any] = {}
-        while queue:
-            key = queue.pop(0)
-            obj = self.world.objects[key]
-            if key not in self.ids:
-                continue
-            exchange = self.perform(self.ctx.readers[obj.type], key)
-            self.predict(exchange, 200, object_status=obj.state)
-            observed[self.ids[key]] = exchange.answer if exchange.status == 200 else None
-            if exchange.status != 200:
-                continue
-            snapshot = self.world.snapshot(key)
-            for link in spec.objects[obj.type].links.values():
-                if link.kind not in ("owns_one", "owns_many"):
+        done: set[str] = set()
+        while True:
+            wave = [key for key in order if key in self.ids and key not in done]
+            if not wave:
+                return observed
+            done.update(wave)
+            for key, exchange in zip(wave, self.read_all(wave), strict=True):
+                obj = self.world.objects[key]
+                self.predict(exchange, 200, object_status=obj.state)
+                observed[self.ids[key]] = exchange.answer if exchange.status == 200 else None
+                if exchange.status != 200:
                     continue
-                mine, theirs = snapshot.get(link.field), exchange.answer.get(link.field)
-                pairs = (zip(mine, theirs, strict=False) if isinstance(mine, list) and isinstance(theirs, list)
-                         else [(mine, theirs)] if isinstance(mine, str) else [])
-                for child, child_id in pairs:
-                    self.bind(child, child_id)
-                queue.extend(mine if isinstance(mine, list) else [mine] if mine else [])
-        return observed
+                snapshot = self.world.snapshot(key)
+                for link in spec.objects[obj.type].links.values():
+                    if link.kind not in ("owns_one", "owns_many"):
+                        continue
+                    mine, theirs = snapshot.get(link.field), exchange.answer.get(link.field)
+                    pairs = (zip(mine, theirs, strict=False) if isinstance(mine, list) and isinstance(theirs, list)
+                             else [(mine, theirs)] if isinstance(mine, str) else [])
+                    for child, child_id in pairs:
+                        self.bind(child, child_id)
+
+    def read_all(self, keys: list[str]) -> list[Exchange]:
+        """GET our objects ``keys``, at once where the adapter allows it (``concurrent_reads``:
+        the HTTP adapter's client is thread-safe), and record them in the order of ``keys``.
+
+        Only the requests go to threads; the checks, the story and Hypothesis stay on this one.
+        """
+        readers = self.ctx.readers
+        if len(keys) < 2 or not getattr(self.ctx.adapter, "concurrent_reads", False):
+            return [self.perform(readers[self.world.objects[key].type], key) for key in keys]
+        if self.ctx.fatal is not None:
+            raise self.ctx.fatal
+        adapter = self.ctx.adapter
+
+        def send(key: str) -> Exchange | ImplementationUnreachable:
+            try:
+                return adapter.perform(readers[self.world.objects[key].type], self.ids[key])
+            except ImplementationUnreachable as exc:
+                return exc
+
+        answers = list(_readers().map(send, keys))
+        exchanges: list[Exchange] = []
+        for answer in answers:
+            if isinstance(answer, ImplementationUnreachable):
+                self.ctx.fatal = answer
+                raise answer
+            exchanges.append(self.record_exchange(answer))
+        return exchanges
 
     def verify_payments(self, payments: set[int], event: str, *, after_rejection: bool = False) -> None:
         """Read back ``payments`` (polling a while for asynchronous implementations) and check them."""
@@ -245,8 +299,7 @@ class ConformanceMachine(RuleBasedStateMachine):
         while True:
             this_round = len(self.exchanges)
             observed: dict[str, Any] = {}
-            for payment in sorted(payments):
-                observed.update(self.observe(payment))
+            observed.update(self.observe(sorted(payments)))
             want = {self.ids.get(o.key, o.key): self.expected(o.key)
                     for p in payments for o in self.world.payment_objects(p)}
             mismatch = any(differences(w, observed.get(i)) for i, w in want.items())
@@ -400,6 +453,19 @@ class ConformanceMachine(RuleBasedStateMachine):
         self.keyed.append(KeyedRequest(clock_event.operation, None, body, exchange, start, None))
         if changed or waiting:
             self.verify_payments(changed | waiting, "advance")
+
+
+#: Threads that send a read-back's requests at once (made when first needed, shared by every run).
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _readers() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="cxpay-read-back")
+        return _POOL
 
 
 def _without_hypothesis_feature_flags(machine: RuleBasedStateMachine) -> None:
