@@ -22,6 +22,7 @@ RUNS = {
     "scaling.py": ["--sizes", "1,2", "--steps", "3", "--reps", "1", "--seed", "1", "--mode", "in-process"],
     "profile_suite.py": [*TINY, "--target", "in-process", "--top", "3"],
     "linearizability.py": ["--histories", "2", "--seed", "1"],
+    "round_trips.py": TINY,
     "latency.py": ["--rtts", "direct,5", "--profiles", "quick", "--examples", "2", "--steps", "3", "--seed", "1",
                    "--schemathesis-budget", "2"],
     "races.py": [*TINY, "--race-examples", "1", "--reps", "1", "--seeds", "1", "--default-seeds", "1",
