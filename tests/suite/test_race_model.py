@@ -9,7 +9,7 @@ from cxpay_conformance.model import World
 from cxpay_conformance.spec import load_spec
 from cxpay_conformance.suite.adapter import Exchange
 from cxpay_conformance.suite.linearizability import Call, check
-from cxpay_conformance.suite.race_model import RaceModel, RaceStep, initial_state
+from cxpay_conformance.suite.race_model import FirstAnswer, RaceModel, RaceState, RaceStep, initial_state
 
 SPEC = load_spec()
 EXPIRE = SPEC.events["expire_session"]
@@ -136,3 +136,23 @@ def test_two_orders_that_differ_only_in_when_a_key_was_first_answered_are_both_s
     verdict = check(calls, initial_state(world), model)
     assert verdict.linearizable, verdict.explain()
     assert verdict.order[1].label == "clock"  # the key forgotten between the two
+
+
+def test_the_memo_tells_states_apart_by_when_a_key_was_answered_only_if_another_step_carries_it() -> None:
+    """When a key's first answer came decides only a later step under that key. For a key one
+    step carries, two orders that differ only there (a clock advance before or after the step)
+    have the same futures: one memo entry, so a search that must prove every order wrong does
+    not try each position of the advance again."""
+    world = _world()
+    clock = _advance(2, 60)
+    call = Call(0, 0, 0.0, 0.01, None, "expire")
+
+    def memo_keys(steps: list[RaceStep]) -> tuple[Any, Any]:
+        model = RaceModel(SPEC, steps, [], IDS, [], read_back={}, deliveries=None, exact_webhooks=True)
+        early, late = (RaceState(world, first={"k": FirstAnswer(call, 200, {}, at)}) for at in (1_000, 1_060))
+        return model.key(early), model.key(late)
+
+    alone = memo_keys([_expire(0, "k"), clock])
+    assert alone[0] == alone[1]
+    shared = memo_keys([_expire(0, "k"), _expire(1, "k"), clock])
+    assert shared[0] != shared[1]
