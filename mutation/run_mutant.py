@@ -17,8 +17,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -59,12 +63,37 @@ def _without_shrinking() -> None:
     runner._settings = settings_without_shrink  # type: ignore[assignment]
 
 
+@contextmanager
+def _server(store: str) -> Iterator[Any]:
+    """The embedded reference server of this copy, keeping its objects in memory (what the score
+    uses) or in an SQLite file (whose commit awaits a worker thread while the request holds its
+    Idempotency-Key and the merchant's lock: the only way a concurrent request finds a key in
+    flight in the correct server)."""
+    from cxpay_conformance.embedded import EmbeddedServer, embedded_server
+
+    if store == "memory":
+        with embedded_server() as server:
+            yield server
+        return
+    from cxpay_conformance.server import ServerConfig, run_in_thread
+
+    with tempfile.TemporaryDirectory(prefix="cxpay-mutant-") as scratch:
+        config = ServerConfig(log_requests=False, db_path=str(Path(scratch) / "sandbox.sqlite3"))
+        with run_in_thread(config) as running:
+            yield EmbeddedServer(running.base_url, running.api_keys[0], running.api_keys[1])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=1, help="Hypothesis seed (default 1)")
     parser.add_argument("--profile", default="quick", help="suite profile (default quick)")
     parser.add_argument("--max-examples", type=int, help="override the profile's examples")
     parser.add_argument("--max-steps", type=int, help="override the profile's steps")
+    parser.add_argument("--race-examples", type=int,
+                        help="test cases of the concurrent phase (default: the profile's; quick has none)")
+    parser.add_argument("--phases", help="comma-separated phases to run (default: all, as the suite's run)")
+    parser.add_argument("--store", choices=("memory", "sqlite"), default="memory",
+                        help="the embedded server's store (default memory)")
     parser.add_argument("--shrink", action="store_true", help="keep Hypothesis's shrink phase")
     args = parser.parse_args(argv)
 
@@ -79,9 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     try:
-        from cxpay_conformance.embedded import embedded_server
-
-        with embedded_server() as server:
+        with _server(args.store) as server:
             config = SuiteConfig.for_embedded(
                 server,
                 seed=args.seed,
@@ -89,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
                 max_examples=args.max_examples,
                 max_steps=args.max_steps,
                 database=None,
+                race_examples=args.race_examples,
+                **({"phases": tuple(args.phases.split(","))} if args.phases else {}),
             )
             result = run_suite(config)
     except Exception as exc:  # the mutated server broke the run itself (import, start, protocol)
@@ -98,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     covered = sum(c.transitions_hit for c in result.coverage.per_object())
     total = sum(c.transitions_total for c in result.coverage.per_object())
     summary = (f"{result.examples} examples, {result.steps} steps, {result.requests} requests, "
-               f"{covered}/{total} transitions, {elapsed:.1f}s")
+               f"{result.races} concurrent histories, {covered}/{total} transitions, {elapsed:.1f}s")
     if result.failure is None:
         print(f"SURVIVED: {summary}")
         return EXIT_SURVIVED
