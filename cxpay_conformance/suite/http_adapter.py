@@ -19,6 +19,13 @@ from cxpay_conformance.errors import ImplementationUnreachable
 from cxpay_conformance.suite.adapter import USE_DEFAULT_KEY, Exchange, _UseDefaultKey
 from cxpay_conformance.suite.openapi import OpenAPIContract
 
+#: Seconds an idle connection is kept for reuse. Below the idle timeout of common servers
+#: (uvicorn and Node 5 s, nginx 75 s): a client that keeps it as long as the server (httpx's
+#: default, 5 s, against uvicorn's 5 s) may send on a connection the server is closing that very
+#: moment, and get the request reset (a false "cannot reach" seen once in 40 runs of the
+#: concurrent phase, whose branch connections can sit idle while plans of fewer branches run).
+KEEPALIVE_EXPIRY = 1.0
+
 
 class HttpAdapter:
     """Performs operations against ``base_url`` with ``api_key``.
@@ -47,7 +54,9 @@ class HttpAdapter:
         self.contract = contract
         self.key_labels = {api_key: "default", **(key_labels or {})}
         self._timeout, self._transport = timeout, transport
-        self._client = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
+        self._client = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
+                                    limits=httpx.Limits(max_connections=100, max_keepalive_connections=20,
+                                                        keepalive_expiry=KEEPALIVE_EXPIRY))
 
     def fork(self) -> HttpAdapter:
         """The same adapter on a connection of its own (the concurrent phase gives one to each
