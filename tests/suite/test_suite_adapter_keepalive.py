@@ -53,7 +53,7 @@ def server() -> Iterator[ThreadingHTTPServer]:
 
 
 def test_an_idle_connection_is_dropped_before_the_server_would_close_it(server: ThreadingHTTPServer) -> None:
-    assert uvicorn.Config(app=None).timeout_keep_alive > KEEPALIVE_EXPIRY  # the reference server's
+    assert uvicorn.Config(app="unused:app").timeout_keep_alive > KEEPALIVE_EXPIRY  # the reference server's
     contract = OpenAPIContract.load(load_spec().openapi_path)
     adapter = HttpAdapter(f"http://127.0.0.1:{server.server_address[1]}", "sk_test", contract)
     for client in (adapter, adapter.fork()):
