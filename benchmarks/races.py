@@ -278,8 +278,8 @@ def proxied(target: Target, latency: Latency, seed: int) -> Iterator[Target]:
         yield target
         return
     port = int(target.base_url.rsplit(":", 1)[1].split("/", 1)[0])
-    with latency_proxy(port, latency.rtt_ms, latency.jitter_ms, seed) as proxy_port:
-        yield Target(target.mode, f"http://127.0.0.1:{proxy_port}", target.api_key, target.second_api_key,
+    with latency_proxy(port, latency.rtt_ms, latency.jitter_ms, seed) as proxy:
+        yield Target(target.mode, f"http://127.0.0.1:{proxy.port}", target.api_key, target.second_api_key,
                      target.transport)
 
 
