@@ -437,6 +437,8 @@ def _finish(
         shrunk = shrinking_summary(result)
         if shrunk:
             console.print(shrunk, markup=False, highlight=False, soft_wrap=True)
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {note}", soft_wrap=True, highlight=False)
     if result.failure is not None:
         console.print()
         console.print(story(result), markup=False, highlight=False, soft_wrap=True)

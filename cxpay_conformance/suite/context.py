@@ -162,6 +162,9 @@ class SuiteContext:
     #: When the run met its first failure; every example after it is Hypothesis shrinking it.
     first_failure: FirstFailure | None = None
     started: float = field(default_factory=time.monotonic)
+    #: What the user should know of a run that still gave a verdict: a batch Hypothesis stopped
+    #: early (see runner._explore_with), said in the report and before the verdict.
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.coverage = Coverage(self.spec)

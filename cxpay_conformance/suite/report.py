@@ -311,6 +311,7 @@ def as_json(result: SuiteResult) -> dict[str, Any]:
         "races": result.races,
         "duration_seconds": round(result.duration, 3),
         "checks_run": result.checks_run,
+        "notes": list(result.notes),
         "failure": None if failure is None else {
             "check": failure.check,
             "message": str(failure),

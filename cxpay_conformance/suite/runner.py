@@ -79,6 +79,8 @@ class SuiteResult:
     #: Seconds from the first failure to the end of the run's exploration: Hypothesis shrinking it
     #: (None for a conformant run); at most about ``config.shrink_budget`` when one was given.
     shrink_seconds: float | None = None
+    #: What the user should know besides the verdict (a batch Hypothesis stopped early).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def conformant(self) -> bool:
@@ -154,6 +156,7 @@ def run_suite(
         races=ctx.races,
         branches=dict(last.branches) if last else {},
         shrink_seconds=shrunk_for,
+        notes=list(ctx.notes),
     )
 
 
@@ -233,10 +236,17 @@ def _explore_with(ctx: SuiteContext, machine: type[Any],
             # drew from its answers changed ("inconsistent data generation"). What failed first
             # is still a failure: report that example as it was, unshrunk, marked flaky.
             remembered = ctx.failing
-            if remembered is None or remembered.failure is None:
-                raise
-            ctx.current = remembered
-            return remembered.failure, True, replay, output
+            if remembered is not None and remembered.failure is not None:
+                ctx.current = remembered
+                return remembered.failure, True, replay, output
+            # Nothing failed: the same choices drew different steps because the implementation
+            # (or the time its webhooks took) answered differently than the first time. Not a
+            # verdict on the implementation; the batch's other examples are lost, so say so.
+            ctx.notes.append(
+                f"Hypothesis stopped the batch of {batch_size} examples run with `{replay}` early: "
+                "replaying its own choices drew different steps (the implementation answered the same "
+                "requests differently, or its webhooks came at other times). No check failed in it; "
+                "rerun with that seed to look again.")
         ran += batch_size
         index += 1
         if deadline is not None and time.monotonic() >= deadline:
