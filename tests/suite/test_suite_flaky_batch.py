@@ -17,7 +17,7 @@ import pytest
 from hypothesis.errors import FlakyStrategyDefinition
 
 from cxpay_conformance.embedded import EmbeddedServer
-from cxpay_conformance.suite import report, run_suite, runner
+from cxpay_conformance.suite import races, report, run_suite, runner
 from tests.suite.conftest import config_for
 
 
@@ -48,3 +48,17 @@ def test_a_batch_hypothesis_stops_as_flaky_is_noted_and_the_run_goes_on(
     assert f"--seed {batches[0]} --max-examples {runner.BATCH}" in note
     assert "No check failed" in note
     assert report.as_json(result)["notes"] == [note]
+
+
+def test_a_concurrent_phase_hypothesis_stops_as_flaky_is_noted(
+    reference: EmbeddedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def flaky_plan(ctx: Any, data: Any) -> Any:
+        raise FlakyStrategyDefinition("Inconsistent data generation! (as Hypothesis says it)")
+
+    monkeypatch.setattr(races, "draw_plan", flaky_plan)
+    result = run_suite(config_for(reference, max_examples=2, max_steps=2, race_examples=2))
+
+    assert result.conformant
+    [note] = result.notes
+    assert f"concurrent phase (seed {result.seed})" in note
