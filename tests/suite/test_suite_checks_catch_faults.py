@@ -36,7 +36,7 @@ FAMILIES: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "idempotency": (("a replay with the same Idempotency-Key", "another body",
                      "replayed: (absent) became True"), {"seed": 4, "max_examples": 60, "max_steps": 15}),
     "auth": (("a request with no API key must be refused with 401 authentication_error/api_key_missing",
-              "answered 404 invalid_request_error/resource_missing"), {"seed": 1}),
+              "answered 404 invalid_request_error/resource_missing"), {"seed": 1, "max_steps": 15}),
     "tenant_isolation": (("another merchant's key must not see", "answered 200 with the"), {"seed": 2}),
     "event_list": (("GET /events read in", "has_more is false, but", "more event(s) follow its last event"),
                    {"seed": 1}),
