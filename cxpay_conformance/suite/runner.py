@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.errors import Flaky, FlakyFailure
 from hypothesis.reporting import with_reporter
 
-from cxpay_conformance.errors import ConformanceFailure, ImplementationUnreachable, UsageError
+from cxpay_conformance.errors import ConformanceFailure, CXPayError, ImplementationUnreachable, UsageError
 from cxpay_conformance.spec import Spec
 from cxpay_conformance.suite import checks
 from cxpay_conformance.suite._compat import (
@@ -205,7 +205,7 @@ def _explore_with(ctx: SuiteContext, machine: type[Any],
     budget = config.time_budget
     deadline = time.monotonic() + budget if budget else None
     total = config.examples
-    ran, index = 0, 0
+    ran, index, cut_short = 0, 0, 0
     output: list[str] = []
     # One test per batch size, reused by every batch of that size with its own seed: building
     # it makes Hypothesis read and digest the machine's source (6% of the suite's own time).
@@ -242,6 +242,7 @@ def _explore_with(ctx: SuiteContext, machine: type[Any],
             # Nothing failed: the same choices drew different steps because the implementation
             # (or the time its webhooks took) answered differently than the first time. Not a
             # verdict on the implementation; the batch's other examples are lost, so say so.
+            cut_short += 1
             ctx.notes.append(
                 f"Hypothesis stopped the batch of {batch_size} examples run with `{replay}` early: "
                 "replaying its own choices drew different steps (the implementation answered the same "
@@ -251,6 +252,13 @@ def _explore_with(ctx: SuiteContext, machine: type[Any],
         index += 1
         if deadline is not None and time.monotonic() >= deadline:
             break
+    if cut_short and cut_short == index:
+        # Every batch was cut short: too little was tested to call the implementation conformant.
+        raise CXPayError(
+            f"no verdict: Hypothesis stopped all {index} batches early, because replaying its own choices "
+            "drew different steps each time (the implementation answered the same requests differently, "
+            f"or its webhooks came at other times). Rerun with --seed {seed}; if it happens again, report "
+            "it with that seed.")
     return None, False, f"--seed {seed} --max-examples {total} --max-steps {config.steps}", output
 
 
