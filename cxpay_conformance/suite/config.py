@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cxpay_conformance.suite.shares import Share
+
 #: name -> (max_examples, max_steps): how hard each profile tries.
 PROFILES: dict[str, tuple[int, int]] = {
     "quick": (30, 25),
@@ -52,6 +54,14 @@ class SuiteConfig:
     #: Seconds Hypothesis may spend shrinking a failure once found (None: its own cap, 5 minutes).
     shrink_budget: float | None = None
     database: str | None = ".hypothesis/cxpay"
+    #: The share of the run's batches to run (``run --shard``, a worker's, a pytest shard's;
+    #: see :mod:`.shares`); ``Share()`` is all of them.
+    share: Share = Share()
+    #: Worker processes to run the share in at once (``run --workers``; :mod:`.workers`); each
+    #: tests as a merchant of its own: ``api_key``/``second_api_key`` for the first, then
+    #: ``more_merchants``' (key, second key) pairs.
+    workers: int = 1
+    more_merchants: tuple[tuple[str, str | None], ...] = ()
     #: How the front end spells its options, for messages: "" on the command line (--api-key),
     #: "cxpay-" in the pytest plugin (--cxpay-api-key).
     option_prefix: str = ""

@@ -312,6 +312,11 @@ def as_json(result: SuiteResult) -> dict[str, Any]:
         "duration_seconds": round(result.duration, 3),
         "checks_run": result.checks_run,
         "notes": list(result.notes),
+        # Which share of the run's batches ran, in how many workers, and the batches run (docs/scaling.md).
+        "share": str(result.config.share),
+        "workers": result.workers,
+        "batches": [{"phase": b.phase, "index": b.index, "seed": b.seed, "size": b.size,
+                     "examples": b.examples, "steps": b.steps} for b in result.batches],
         "failure": None if failure is None else {
             "check": failure.check,
             "message": str(failure),

@@ -37,9 +37,22 @@ from cxpay_conformance.suite.preflight import Checked, adapter_for, preflight
 from cxpay_conformance.suite.races import explore_races
 from cxpay_conformance.suite.receiver import Delivery, WebhookReceiver
 from cxpay_conformance.suite.rules import build_machine
+from cxpay_conformance.suite.shares import BATCH, Batch
 
-#: Examples per Hypothesis run: the work is split into seeded batches of this size.
-BATCH = 10
+__all__ = ["BATCH", "RanBatch", "SuiteResult", "run_suite"]
+
+
+@dataclass(frozen=True)
+class RanBatch:
+    """A batch this run ran (see :mod:`.shares`): its phase, index and seed, and how far it got."""
+
+    phase: str
+    index: int
+    seed: int
+    size: int
+    #: Examples (sequential) or concurrent histories it ran, and steps it took.
+    examples: int
+    steps: int
 
 
 @dataclass
@@ -81,6 +94,10 @@ class SuiteResult:
     shrink_seconds: float | None = None
     #: What the user should know besides the verdict (a batch Hypothesis stopped early).
     notes: list[str] = field(default_factory=list)
+    #: The batches run, in the order they ran (the examples actually run: :mod:`.shares`).
+    batches: list[RanBatch] = field(default_factory=list)
+    #: Workers the run's batches were run in at once (``run --workers``).
+    workers: int = 1
 
     @property
     def conformant(self) -> bool:
@@ -94,9 +111,12 @@ def run_suite(
     listener: Callable[[SuiteContext], None] | None = None,
     checked: Checked | None = None,
     on_webhook: Callable[[Delivery], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> SuiteResult:
     """Run the conformance suite as ``config`` says, against ``config.base_url`` or ``adapter``;
-    ``on_webhook`` is told of every webhook delivery as it arrives (``run --record``).
+    ``on_webhook`` is told of every webhook delivery as it arrives (``run --record``); no new batch
+    starts once ``stop()`` is true (another worker found a failure). Only ``config.share``'s batches
+    run (:mod:`.shares`); ``config.workers`` is the front end's (:func:`.workers.run_workers`).
 
     The configuration is checked first (:func:`~cxpay_conformance.suite.preflight.preflight`:
     the options, the spec, one request per API key), unless ``checked`` is what that answered.
@@ -120,9 +140,10 @@ def run_suite(
         endpoint = None
         timeline: list[Delivery] = []
         shrunk_for: float | None = None
+        ran: list[RanBatch] = []
         try:
             endpoint = _register(ctx) if receiver is not None else None
-            failure, flaky, replay, output = _explore(ctx, seed)
+            failure, flaky, replay, output = _explore(ctx, seed, ran, stop)
             if failure is not None and ctx.first_failure is not None:
                 shrunk_for = ctx.clock() - ctx.started - ctx.first_failure.seconds
             if failure is None and endpoint is not None:
@@ -157,27 +178,41 @@ def run_suite(
         branches=dict(last.branches) if last else {},
         shrink_seconds=shrunk_for,
         notes=list(ctx.notes),
+        batches=ran,
     )
 
 
-def _explore(ctx: SuiteContext, seed: int) -> tuple[ConformanceFailure | None, bool, str, list[str]]:
+def _explore(ctx: SuiteContext, seed: int, ran: list[RanBatch],
+             stop: Callable[[], bool] | None) -> tuple[ConformanceFailure | None, bool, str, list[str]]:
     """Run the phases: Hypothesis in seeded batches until the examples or the time budget are
-    spent, then, if nothing failed, the concurrent phase (:mod:`.races`)."""
+    spent, then, if nothing failed, the concurrent phase (:mod:`.races`) in batches too; only the
+    batches of ``ctx.config.share`` (:mod:`.shares`)."""
     config = ctx.config
     budget = config.shrink_budget
     with _built_machine(ctx) as machine, shrinking_for_at_most(budget) if budget else nullcontext():
         if "sequential" in config.phases:
-            failure, flaky, replay, output = _explore_with(ctx, machine, seed)
+            failure, flaky, replay, output = _explore_with(ctx, machine, seed, ran, stop)
             if failure is not None:
                 return failure, flaky, replay, output
+            if not ran and not config.share.whole:
+                ctx.notes.append(f"share {config.share} ran no batch of the sequential phase: the run has "
+                                 f"fewer batches of {BATCH} examples than shares")
         else:
             replay, output = f"--seed {seed}", []
         if not config.races or "linearizability" not in ctx.selected:
             return None, False, replay, output
-        failure, flaky, more = explore_races(ctx, machine, seed, _settings(config, config.races))
-        replay = (f"--seed {seed} --phases concurrent --race-examples {config.races} "
-                  f"--race-repeats {config.race_repeats}") if failure is not None else replay
-        return failure, flaky, replay, output + more
+        for batch in config.share.races(seed, config.races):
+            if stop is not None and stop():
+                break
+            histories, steps = ctx.races, ctx.steps
+            failure, flaky, more = explore_races(ctx, machine, batch.seed, _settings(config, batch.size))
+            ran.append(RanBatch("concurrent", batch.index, batch.seed, batch.size, ctx.races - histories,
+                                ctx.steps - steps))
+            output += more
+            if failure is not None:
+                return failure, flaky, (f"--seed {batch.seed} --phases concurrent --race-examples {batch.size} "
+                                        f"--race-repeats {config.race_repeats}"), output
+        return None, False, replay, output
 
 
 @contextmanager
@@ -199,22 +234,24 @@ def _built_machine(ctx: SuiteContext) -> Iterator[type[Any]]:
         forget_machine_class(machine)
 
 
-def _explore_with(ctx: SuiteContext, machine: type[Any],
-                  seed: int) -> tuple[ConformanceFailure | None, bool, str, list[str]]:
+def _explore_with(ctx: SuiteContext, machine: type[Any], seed: int, ran: list[RanBatch],
+                  stop: Callable[[], bool] | None) -> tuple[ConformanceFailure | None, bool, str, list[str]]:
     config = ctx.config
     budget = config.time_budget
     deadline = time.monotonic() + budget if budget else None
     total = config.examples
-    ran, index, cut_short = 0, 0, 0
+    index, cut_short = 0, 0
     output: list[str] = []
     # One test per batch size, reused by every batch of that size with its own seed: building
     # it makes Hypothesis read and digest the machine's source (6% of the suite's own time).
     tests: dict[int, Callable[[int], None]] = {}
-    while ran < total:
-        # Independent seeded batches explore more widely than one long run, whose examples
-        # grow from each other; each batch replays on its own with the seed it prints.
-        batch_size = min(BATCH, total - ran)
-        batch_seed = seed if index == 0 else random.Random(f"{seed}:{index}").randrange(2**32)
+    # Independent seeded batches explore more widely than one long run, whose examples grow from
+    # each other; each batch replays on its own with the seed it prints (:mod:`.shares`).
+    for batch in config.share.sequential(seed, total):
+        if stop is not None and stop():
+            break
+        batch_size, batch_seed = batch.size, batch.seed
+        examples, steps = ctx.examples, ctx.steps
         test = tests.get(batch_size)
         if test is None:
             test = tests[batch_size] = state_machine_test(machine, _settings(config, batch_size))
@@ -228,8 +265,10 @@ def _explore_with(ctx: SuiteContext, machine: type[Any],
             failure = ConformanceFailure.first_in(group)
             if failure is None:
                 raise
+            ran.append(_ran("sequential", batch, ctx, examples, steps))
             return failure, True, replay, output
         except ConformanceFailure as failure:
+            ran.append(_ran("sequential", batch, ctx, examples, steps))
             return failure, False, replay, output
         except Flaky:
             # The implementation answered a replayed example differently, so the steps Hypothesis
@@ -238,6 +277,7 @@ def _explore_with(ctx: SuiteContext, machine: type[Any],
             remembered = ctx.failing
             if remembered is not None and remembered.failure is not None:
                 ctx.current = remembered
+                ran.append(_ran("sequential", batch, ctx, examples, steps))
                 return remembered.failure, True, replay, output
             # Nothing failed: the same choices drew different steps because the implementation
             # (or the time its webhooks took) answered differently than the first time. Not a
@@ -248,7 +288,7 @@ def _explore_with(ctx: SuiteContext, machine: type[Any],
                 "replaying its own choices drew different steps (the implementation answered the same "
                 "requests differently, or its webhooks came at other times). No check failed in it; "
                 "rerun with that seed to look again.")
-        ran += batch_size
+        ran.append(_ran("sequential", batch, ctx, examples, steps))
         index += 1
         if deadline is not None and time.monotonic() >= deadline:
             break
@@ -260,6 +300,10 @@ def _explore_with(ctx: SuiteContext, machine: type[Any],
             f"or its webhooks came at other times). Rerun with --seed {seed}; if it happens again, report "
             "it with that seed.")
     return None, False, f"--seed {seed} --max-examples {total} --max-steps {config.steps}", output
+
+
+def _ran(phase: str, batch: Batch, ctx: SuiteContext, examples: int, steps: int) -> RanBatch:
+    return RanBatch(phase, batch.index, batch.seed, batch.size, ctx.examples - examples, ctx.steps - steps)
 
 
 def _settings(config: SuiteConfig, examples: int) -> settings:
