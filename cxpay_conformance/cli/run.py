@@ -31,6 +31,8 @@ from cxpay_conformance.suite.example_db import parse as parse_example_db
 from cxpay_conformance.suite.preflight import Checked, check_options, preflight
 from cxpay_conformance.suite.receiver import Delivery
 from cxpay_conformance.suite.report import html, junit_xml, shrinking_summary, story, write_reports
+from cxpay_conformance.suite.shares import WHOLE, Share
+from cxpay_conformance.suite.workers import default_workers, run_workers
 
 T = TypeVar("T")
 
@@ -189,6 +191,21 @@ def _names(value: str | None) -> tuple[str, ...]:
     help="Write every exchange and webhook of the run to FILE (JSON Lines; keys never written), "
     "for cxpay-conformance check-trace; see docs/traces.md.",
 )
+@click.option(
+    "--workers",
+    metavar="N|auto",
+    default="auto",
+    show_default=True,
+    help="Run the examples in N processes at once, each a seeded share, results merged (docs/scaling.md); "
+    "each tests as a merchant of its own: against --base-url give N comma-separated keys to --api-key "
+    "(and --second-api-key). auto: more workers the longer the round trip, 1 on loopback.",
+)
+@click.option(
+    "--shard",
+    metavar="i/N",
+    help="Run only share i of N of the run (job i of a CI matrix of N with the same --seed); the N "
+    "shards together run exactly the examples of the whole run (docs/scaling.md).",
+)
 def run(
     base_url: str | None,
     api_key: str | None,
@@ -218,6 +235,8 @@ def run(
     example_db: str | None,
     no_database: bool,
     record_path: str | None,
+    workers: str,
+    shard: str | None,
 ) -> None:
     """Run the conformance suite against a CX Pay implementation.
 
@@ -233,11 +252,15 @@ def run(
             console.print(f"[bold]{name:<18}[/bold] {info.description}")
         return
     with reported_errors():
+        asked_workers = _workers(workers)
+        api_key, second_api_key, merchants = _merchants(api_key, second_api_key)
         options = SuiteConfig(
             base_url=base_url,
             embedded=base_url is None,
             api_key=api_key,
             second_api_key=second_api_key,
+            more_merchants=merchants,
+            share=Share.parse(shard) if shard else WHOLE,
             spec_path=spec_path,
             seed=seed,
             profile=profile,
@@ -262,8 +285,17 @@ def run(
         check_options(options, files={"--junit-xml": junit_xml, "--json": json_path, "--record": record_path,
                                        "--html": html_path},
                       folders={"--report-dir": report_dir})
-        with _implementation(options, console) as config:
+        given = 1 + len(options.more_merchants)
+        if base_url and asked_workers is not None and asked_workers > given:
+            raise UsageError(f"--workers {asked_workers} needs {asked_workers} merchants to test as (each worker "
+                             f"advances its own merchant's test clock), and {given} "
+                             f"{'was' if given == 1 else 'were'} given: give {asked_workers} comma-separated keys "
+                             "to --api-key (and as many to --second-api-key)")
+        if asked_workers not in (None, 1) and record_path:
+            raise UsageError(f"--record with --workers {asked_workers}: record a run of one worker (--workers 1)")
+        with _implementation(options, console, asked_workers) as config:
             checked = preflight(config)  # the keys too: one request each, before the run
+            config = _with_workers(config, asked_workers, checked, console)
             with _recording(record_path, config, checked) as (adapter, on_webhook):
                 result = _run_with_progress(config, console, checked, adapter=adapter, on_webhook=on_webhook)
         unwritten = _finish(result, console, junit_xml, json_path, report_dir, embedded=base_url is None,
@@ -280,19 +312,59 @@ def _example_db(where: str | None, no_database: bool) -> str | None:
     return None if no_database else parse_example_db(where or EXAMPLE_DB)
 
 
+def _workers(text: str) -> int | None:
+    """``--workers``: a count from 1, or None for auto."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise click.BadParameter(f"{text!r}: give a number of workers from 1, or auto", param_hint="'--workers'")
+    return count
+
+
+def _merchants(api_key: str | None, second_api_key: str | None) -> tuple[
+        str | None, str | None, tuple[tuple[str, str | None], ...]]:
+    """The first merchant's keys and the other workers' (``--api-key K1,K2 --second-api-key S1,S2``)."""
+    keys, seconds = list(_names(api_key)), list(_names(second_api_key))
+    if seconds and len(seconds) != len(keys):
+        raise click.BadParameter(f"{len(keys)} keys to --api-key but {len(seconds)} to --second-api-key: give one "
+                                 "second merchant per merchant, in the same order", param_hint="'--second-api-key'")
+    if len(keys) <= 1:
+        return api_key, second_api_key, ()
+    others: list[str | None] = list(seconds) if seconds else [None] * len(keys)
+    pairs = list(zip(keys, others, strict=True))
+    return pairs[0][0], pairs[0][1], tuple(pairs[1:])
+
+
+def _with_workers(config: SuiteConfig, asked: int | None, checked: Checked, console: Console) -> SuiteConfig:
+    """``config`` with its worker count: the one asked for, or the default for the measured round trip."""
+    if asked is None:
+        count, why = default_workers(checked.round_trip, config)
+        if config.embedded:
+            count, why = 1, "1 worker: the embedded reference server is on loopback (give --workers N for more)"
+    else:
+        count, why = asked, f"{asked} worker{'s' if asked > 1 else ''}: --workers {asked}"
+    console.print(f"Workers: {why}.")
+    return replace(config, workers=count)
+
+
 @contextlib.contextmanager
-def _implementation(options: SuiteConfig, console: Console) -> Iterator[SuiteConfig]:
+def _implementation(options: SuiteConfig, console: Console, workers: int | None = 1) -> Iterator[SuiteConfig]:
     """``options`` as they are for a ``--base-url``; else with the embedded server's URL and keys
-    (and the user's ``--second-api-key`` if one was given)."""
+    (and the user's ``--second-api-key`` if one was given), a pair of merchants per worker."""
     if options.base_url:
         yield options
         return
     from cxpay_conformance.embedded import embedded_server
 
-    with embedded_server() as server:
+    with embedded_server(pairs=workers or 1) as server:
         console.print(f"Testing the embedded reference server at {server.base_url} (no --base-url given).")
         yield replace(options, base_url=server.base_url, api_key=server.api_key,
-                      second_api_key=options.second_api_key or server.second_api_key)
+                      second_api_key=options.second_api_key or server.second_api_key,
+                      more_merchants=server.more_merchants)
 
 
 @contextlib.contextmanager
@@ -372,6 +444,8 @@ def _run_with_progress(config: SuiteConfig, console: Console, checked: Checked |
 
     with progress:
         task = progress.add_task("run", total=config.examples, counts="", phase="[bold]examples")
+        if config.workers > 1 and checked is not None:
+            return run_workers(config, listener=listener, spec=checked.spec)
         return run_suite(config, adapter=adapter, listener=listener, checked=checked, on_webhook=on_webhook)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cxpay_conformance.suite.shares import Share
+from cxpay_conformance.suite.shares import WHOLE, Share
 
 #: name -> (max_examples, max_steps): how hard each profile tries.
 PROFILES: dict[str, tuple[int, int]] = {
@@ -56,7 +56,7 @@ class SuiteConfig:
     database: str | None = ".hypothesis/cxpay"
     #: The share of the run's batches to run (``run --shard``, a worker's, a pytest shard's;
     #: see :mod:`.shares`); ``Share()`` is all of them.
-    share: Share = Share()
+    share: Share = WHOLE
     #: Worker processes to run the share in at once (``run --workers``; :mod:`.workers`); each
     #: tests as a merchant of its own: ``api_key``/``second_api_key`` for the first, then
     #: ``more_merchants``' (key, second key) pairs.

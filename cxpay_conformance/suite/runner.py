@@ -299,7 +299,8 @@ def _explore_with(ctx: SuiteContext, machine: type[Any], seed: int, ran: list[Ra
             "drew different steps each time (the implementation answered the same requests differently, "
             f"or its webhooks came at other times). Rerun with --seed {seed}; if it happens again, report "
             "it with that seed.")
-    return None, False, f"--seed {seed} --max-examples {total} --max-steps {config.steps}", output
+    shard = "" if config.share.whole else f" --shard {config.share}"
+    return None, False, f"--seed {seed} --max-examples {total} --max-steps {config.steps}{shard}", output
 
 
 def _ran(phase: str, batch: Batch, ctx: SuiteContext, examples: int, steps: int) -> RanBatch:

@@ -97,3 +97,7 @@ class Share:
 def useful_workers(total: int, races: int) -> int:
     """The most workers (or shards) that each get a batch: more would sit idle."""
     return max(1, len(batches(0, total, BATCH)), len(batches(0, races, RACE_BATCH)))
+
+
+#: The whole run: the one share of one.
+WHOLE = Share()
