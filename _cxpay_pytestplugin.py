@@ -1,9 +1,11 @@
 """The cxpay-conformance pytest plugin: run the conformance suite as pytest tests.
 
 Opt in with ``--cxpay`` (the embedded reference server) or ``--cxpay-base-url URL
---cxpay-api-key KEY``. The suite is split into ``--cxpay-shards`` test items, each a seeded
-share of the examples, so that ``pytest -n 2`` runs them in parallel and ``--junitxml``
-reports each. This module is tiny on purpose: pytest loads it for every run, and it imports
+--cxpay-api-key KEY``. The suite is split into ``--cxpay-shards`` test items, each a share of
+the run's seeded batches (the rule of ``run --workers`` and ``run --shard``: suite/shares.py), so
+that ``pytest -n auto`` runs them in parallel and ``--junitxml`` reports each. By default one item
+without pytest-xdist, and under it one per batch, as many as can run at once usefully. This
+module is tiny on purpose: pytest loads it for every run, and it imports
 the suite only when asked to run it.
 """
 
@@ -38,8 +40,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cxpay-race-repeats", type=int, default=3, metavar="N",
                     help="Runs of each concurrent test case (default: 3).")
     group.addoption("--cxpay-seed", type=int, metavar="N", help="Seed (default: random, shown in the report).")
-    group.addoption("--cxpay-shards", type=int, default=2, metavar="N",
-                    help="Test items to split the examples into (for pytest -n).")
+    group.addoption("--cxpay-shards", type=int, default=None, metavar="N",
+                    help="Test items to split the run's batches into (default: 1, and under pytest -n one per "
+                    "batch of the run); the examples are the same whatever N is.")
     group.addoption("--cxpay-checks", metavar="NAMES", help="Only these checks, comma-separated.")
     group.addoption("--cxpay-skip-checks", metavar="NAMES", help="Skip these checks, comma-separated.")
     group.addoption("--cxpay-webhook-host", metavar="HOST", help="Address the implementation reaches the receiver at.")
@@ -79,7 +82,14 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     if not _enabled(config):
         return
-    shards = max(1, config.getoption("--cxpay-shards"))
+    shards = config.getoption("--cxpay-shards")
+    if shards is None:
+        from cxpay_conformance._pytest_support import useful_shards
+
+        # Under xdist every item is a unit of work for its scheduler: one per batch balances the
+        # load; without it the items run one after another, and one does the least work again.
+        shards = useful_shards(config) if hasattr(config, "workerinput") else 1
+    shards = max(1, shards)
     for index in range(shards):
         items.append(CXPayItem.from_parent(session, name=f"cxpay_conformance[shard-{index + 1}-of-{shards}]",
                                            shard=index, shards=shards))

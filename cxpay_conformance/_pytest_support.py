@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-import random
 from typing import Any
 
 import pytest
 
 from cxpay_conformance.errors import ConformanceFailure, CXPayError
 from cxpay_conformance.suite import SuiteConfig, SuiteResult, example_db, run_suite
-from cxpay_conformance.suite.config import PROFILES
 from cxpay_conformance.suite.report import shrinking_summary, story, write_reports
+from cxpay_conformance.suite.shares import Share, useful_workers
 
 
 class ShardFailed(AssertionError):
@@ -22,20 +21,42 @@ def _names(value: str | None) -> tuple[str, ...]:
     return tuple(n.strip() for n in (value or "").split(",") if n.strip())
 
 
+def useful_shards(config: pytest.Config) -> int:
+    """As many shards as the run has batches (of either phase): more would run nothing."""
+    return useful_workers(_whole(config).examples, _whole(config).races)
+
+
+def _whole(config: pytest.Config) -> SuiteConfig:
+    return SuiteConfig(profile=config.getoption("--cxpay-profile"),
+                       max_examples=config.getoption("--cxpay-max-examples"),
+                       phases=_names(config.getoption("--cxpay-phases")),
+                       race_examples=config.getoption("--cxpay-race-examples"))
+
+
+def _merchant(keys: str | None, option: str) -> str | None:
+    """This xdist worker's key of a comma-separated list (gw0 the first): shards that run at once
+    must test as merchants of their own, as each merchant has one test clock."""
+    names = _names(keys)
+    if len(names) <= 1:
+        return keys
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    if worker >= len(names):
+        raise pytest.UsageError(f"{option} gives {len(names)} merchants' keys for more pytest-xdist workers "
+                                f"(worker gw{worker}): give one key per worker, or fewer workers (-n {len(names)})")
+    return names[worker]
+
+
 def run_shard(config: pytest.Config, shard: int, shards: int) -> SuiteResult:
-    """Run one shard's share of the examples, with a seed derived from the session's seed."""
+    """Run one shard: share ``shard`` of ``shards`` of the run's batches (:mod:`.suite.shares`),
+    all with the session's seed."""
     seed = int(config._cxpay_seed)  # type: ignore[attr-defined]
-    shard_seed = seed if shard == 0 else random.Random(f"{seed}:shard:{shard}").randrange(2**32)
     profile = config.getoption("--cxpay-profile")
-    total = config.getoption("--cxpay-max-examples") or PROFILES[profile][0]
-    share = max(1, total // shards + (1 if shard < total % shards else 0))
-    races = config.getoption("--cxpay-race-examples")  # None: the profile's, shared as the examples are
-    race_share = None if races is None else races // shards + (1 if shard < races % shards else 0)
     base_url = config.getoption("--cxpay-base-url")
     options = dict(
-        spec_path=config.getoption("--cxpay-spec"), seed=shard_seed, profile=profile,
-        max_examples=share, max_steps=config.getoption("--cxpay-max-steps"),
-        phases=_names(config.getoption("--cxpay-phases")), race_examples=race_share,
+        spec_path=config.getoption("--cxpay-spec"), seed=seed, profile=profile,
+        max_examples=config.getoption("--cxpay-max-examples"), max_steps=config.getoption("--cxpay-max-steps"),
+        phases=_names(config.getoption("--cxpay-phases")), race_examples=config.getoption("--cxpay-race-examples"),
+        share=Share(shard, shards),
         race_repeats=config.getoption("--cxpay-race-repeats"),
         checks=_names(config.getoption("--cxpay-checks")),
         skip_checks=_names(config.getoption("--cxpay-skip-checks")),
@@ -48,10 +69,12 @@ def run_shard(config: pytest.Config, shard: int, shards: int) -> SuiteResult:
     try:
         if base_url:
             # The keys as the command line takes them: an option, or else the environment.
-            key = config.getoption("--cxpay-api-key") or os.environ.get("CXPAY_API_KEY")
+            key = _merchant(config.getoption("--cxpay-api-key") or os.environ.get("CXPAY_API_KEY"),
+                            "--cxpay-api-key")
             if not key:
                 raise pytest.UsageError("--cxpay-base-url needs --cxpay-api-key (or CXPAY_API_KEY)")
-            second = config.getoption("--cxpay-second-api-key") or os.environ.get("CXPAY_SECOND_API_KEY")
+            second = _merchant(config.getoption("--cxpay-second-api-key") or os.environ.get("CXPAY_SECOND_API_KEY"),
+                               "--cxpay-second-api-key")
             result = run_suite(SuiteConfig(base_url=base_url, api_key=key, second_api_key=second, **options))
         else:
             from cxpay_conformance.embedded import embedded_server

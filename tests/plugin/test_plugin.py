@@ -22,9 +22,14 @@ from tests.suite.faulty import FIRST_KEY, SECOND_KEY, Running, serve
 SMALL = ("--cxpay-max-examples", "6", "--cxpay-max-steps", "15")
 
 
+#: Two batches of 10 examples (suite/shares.py), so two shards each have one.
+TWO_BATCHES = ("--cxpay-max-examples", "20", "--cxpay-max-steps", "5", "--cxpay-race-examples", "0")
+
+
 def test_cxpay_runs_the_suite_as_two_shards_and_reports_them(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_app="def test_the_app():\n    pass\n")
-    result = pytester.runpytest("--cxpay", *SMALL, "--cxpay-seed", "5", "-v", "--junitxml", "junit.xml")
+    result = pytester.runpytest("--cxpay", *TWO_BATCHES, "--cxpay-shards", "2", "--cxpay-seed", "5", "-v",
+                                "--junitxml", "junit.xml")
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines([
@@ -35,29 +40,42 @@ def test_cxpay_runs_the_suite_as_two_shards_and_reports_them(pytester: pytest.Py
     cases = [c.get("name") for c in ElementTree.parse(pytester.path / "junit.xml").getroot().iter("testcase")]
     assert sorted(cases) == ["cxpay_conformance[shard-1-of-2]", "cxpay_conformance[shard-2-of-2]", "test_the_app"]
 
-    # Each shard is a seeded share of the examples: 3 + 3, with the session's seed and one derived from it.
+    # Each shard is a share of the session's seeded batches (the rule of run --shard): one batch each.
     reports = [json.loads((pytester.path / "cxpay-report" / f"shard-{n}" / "report.json").read_text())
                for n in (1, 2)]
     assert all(r["conformant"] for r in reports)
-    assert [r["seed"] for r in reports] == [5, random.Random("5:shard:1").randrange(2**32)]
-    assert [r["replay"].split("--max-examples ")[1].split()[0] for r in reports] == ["3", "3"]
+    assert [r["seed"] for r in reports] == [5, 5] and [r["share"] for r in reports] == ["1/2", "2/2"]
+    assert [[(b["index"], b["examples"]) for b in r["batches"]] for r in reports] == [[(0, 10)], [(1, 10)]]
+    assert [r["replay"].split("--max-examples ")[1] for r in reports] == [
+        "20 --max-steps 5 --shard 1/2 --race-examples 0", "20 --max-steps 5 --shard 2/2 --race-examples 0"]
 
 
+def test_without_xdist_the_run_is_one_item(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--cxpay", *TWO_BATCHES, "--cxpay-seed", "5", "-v")
+    result.assert_outcomes(passed=1)
+    report = json.loads((pytester.path / "cxpay-report" / "shard-1" / "report.json").read_text())
+    assert report["share"] == "1/1" and [b["index"] for b in report["batches"]] == [0, 1]
+
+
+@pytest.mark.parametrize("workers", ["2", "auto"])
 def test_shards_run_in_parallel_under_xdist_with_one_session_seed(
-    pytester: pytest.Pytester, in_this_checkout: None
+    pytester: pytest.Pytester, in_this_checkout: None, workers: str
 ) -> None:
-    result = pytester.runpytest_subprocess("--cxpay", "--cxpay-max-examples", "2", "--cxpay-max-steps", "8",
-                                           "-n", "2", "-p", "no:cacheprovider", timeout=240)
+    # Under xdist the default is a shard per batch of the run: here 2.
+    result = pytester.runpytest_subprocess("--cxpay", *TWO_BATCHES, "-n", workers, "-p", "no:cacheprovider",
+                                           timeout=240)
     assert result.ret == pytest.ExitCode.OK, result.stdout.str() + result.stderr.str()
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["cxpay: testing the embedded reference server; seed *", "*2 workers [[]2 items[]]*"])
+    result.stdout.fnmatch_lines(["cxpay: testing the embedded reference server; seed *", "*workers [[]2 items[]]*"])
     header = re.search(r"cxpay: testing the embedded reference server; seed (\d+)", result.stdout.str())
     assert header is not None
     seed = int(header.group(1))
-    # The workers agreed on the controller's (random) seed: each shard derived its own from it.
+    # The workers agreed on the controller's (random) seed, and ran its two batches between them.
     reports = [json.loads((pytester.path / "cxpay-report" / f"shard-{n}" / "report.json").read_text())
                for n in (1, 2)]
-    assert [r["seed"] for r in reports] == [seed, random.Random(f"{seed}:shard:1").randrange(2**32)]
+    assert [r["seed"] for r in reports] == [seed, seed]
+    assert [[b["index"] for b in r["batches"]] for r in reports] == [[0], [1]]
+    assert reports[1]["batches"][0]["seed"] == random.Random(f"{seed}:1").randrange(2**32)
 
 
 def test_a_faulty_implementation_fails_the_shards_with_the_story(
@@ -67,7 +85,7 @@ def test_a_faulty_implementation_fails_the_shards_with_the_story(
                                 "--cxpay-second-api-key", SECOND_KEY, "--cxpay-max-examples", "4",
                                 "--cxpay-max-steps", "6", "--cxpay-seed", "7")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.assert_outcomes(failed=2)
+    result.assert_outcomes(failed=1)
     output = result.stdout.str()
     result.stdout.fnmatch_lines([
         f"cxpay: testing {no_created.base_url}; seed 7 (rerun with --cxpay-seed 7)",
@@ -82,7 +100,7 @@ def test_a_faulty_implementation_fails_the_shards_with_the_story(
     ])
     assert "Traceback" not in output and "_pytest_support.py" not in output and "runner.py" not in output
     assert FIRST_KEY not in output and SECOND_KEY not in output
-    assert (pytester.path / "cxpay-report" / "shard-2" / "repro.py").is_file()
+    assert (pytester.path / "cxpay-report" / "shard-1" / "repro.py").is_file()
 
 
 def test_an_unreachable_implementation_fails_with_what_to_check(pytester: pytest.Pytester) -> None:
