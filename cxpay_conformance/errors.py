@@ -75,6 +75,14 @@ class ImplementationUnreachable(CXPayError):
         super().__init__(f"{message} (request: {request})" if request else message)
 
 
+def _rebuilt(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> BaseException:
+    """An exception of ``cls`` with ``args`` and the attributes ``state``, without its ``__init__``."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
 class ConformanceFailure(CXPayError, AssertionError):
     """The implementation answered, and the answer is not what the spec says.
 
@@ -107,6 +115,11 @@ class ConformanceFailure(CXPayError, AssertionError):
     @property
     def dedup_key(self) -> tuple[str, str, str]:
         return (self.check, self.event, str(self.expected))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as it is (``run --workers`` sends a worker's failure to the parent): the default
+        # would call ``__init__`` with the message alone, and the fields are keyword-only.
+        return (_rebuilt, (type(self), self.args, self.__dict__))
 
     @classmethod
     def first_in(cls, error: BaseException) -> ConformanceFailure | None:

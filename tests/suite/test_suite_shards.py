@@ -109,3 +109,21 @@ def test_shares_split_the_batches_with_no_overlap_and_compose() -> None:
     split = [{b.index for b in part.sequential(7, 95)} for part in shard.split(2)]
     assert set().union(*split) == {b.index for b in shard.sequential(7, 95)} and not split[0] & split[1]
     assert WHOLE.sequential(7, 95)[0].seed == 7 and useful_workers(150, 40) == 15
+
+
+def test_a_failure_one_worker_finds_is_the_runs_shrunk_and_reported_once(tmp_path: Path) -> None:
+    small = ("--seed", "4", "--max-examples", "40", "--max-steps", "8", "--race-examples", "0",
+             "--settle-timeout", "0", "--shrink-budget", "5", "--no-database")
+    with run_in_thread(ServerConfig(log_requests=False, api_keys=KEYS, faults=frozenset({FAULT}))) as server:
+        a, b, c, d = server.api_keys
+        report, said = _run(tmp_path, "failing", server.base_url, *small, "--workers", "2",
+                            "--junit-xml", str(tmp_path / "junit.xml"), keys=(f"{a},{c}", f"{b},{d}"))
+    assert not report["conformant"] and report["workers"] == 2
+    failing = report["failure"]
+    assert failing["check"] == "state" and failing["story"], failing
+    # The replay runs the failing batch alone, with one worker: its seed and size.
+    batch = next(b for b in report["batches"] if f"--seed {b['seed']} --max-examples {b['size']} " in report["replay"])
+    assert batch["phase"] == "sequential"
+    assert said.count("NOT CONFORMANT") == 1 and "The shortest story that shows it:" in said
+    assert (tmp_path / "failing" / "repro.py").is_file()
+    assert 'failures="1"' in (tmp_path / "junit.xml").read_text()
