@@ -363,8 +363,10 @@ def _plain(value: Any) -> Any:
 
 def junit_xml(result: SuiteResult) -> str:
     """JUnit XML: one test case per check, failed, passed or skipped, for CI dashboards."""
+    share = result.config.share
     suite = ElementTree.Element("testsuite", {
-        "name": "cxpay-conformance",
+        # A shard's suite says which (the CI matrix's reports are merged into one: docs/scaling.md).
+        "name": "cxpay-conformance" if share.whole else f"cxpay-conformance shard {share}",
         "tests": str(len(CHECKS)),
         "failures": "0" if result.conformant else "1",
         "skipped": str(sum(1 for name in CHECKS if not result.checks_run.get(name))),

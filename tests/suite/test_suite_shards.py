@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -46,8 +47,10 @@ def test_the_shards_of_a_seed_run_exactly_the_batches_of_its_workers(tmp_path: P
         a, b, c, d = server.api_keys
         workers, said = _run(tmp_path, "workers", server.base_url, *small, "--workers", "2",
                              keys=(f"{a},{c}", f"{b},{d}"))
-        first, _ = _run(tmp_path, "shard1", server.base_url, *small, "--shard", "1/2")
-        second, _ = _run(tmp_path, "shard2", server.base_url, *small, "--shard", "2/2")
+        first, _ = _run(tmp_path, "shard1", server.base_url, *small, "--shard", "1/2",
+                        "--junit-xml", str(tmp_path / "junit-1.xml"))
+        second, _ = _run(tmp_path, "shard2", server.base_url, *small, "--shard", "2/2",
+                         "--junit-xml", str(tmp_path / "junit-2.xml"))
         whole, _ = _run(tmp_path, "whole", server.base_url, *small, "--workers", "1")
     assert "Workers: 2 workers" in said
     assert workers["conformant"] and first["conformant"] and second["conformant"]
@@ -58,6 +61,14 @@ def test_the_shards_of_a_seed_run_exactly_the_batches_of_its_workers(tmp_path: P
     # Same batches, seeds, sizes, examples and steps: the examples actually run are the same.
     assert _ran(first) | _ran(second) == _ran(workers) == _ran(whole)
     assert first["examples"] + second["examples"] == workers["examples"] == 30
+    # The CI matrix's JUnit reports merged as docs/scaling.md does it (junitparser, the test extra).
+    subprocess.run([sys.executable, "-m", "junitparser", "merge", "--glob", str(tmp_path / "junit-*.xml"),
+                    str(tmp_path / "merged.xml")], check=True, timeout=60)
+    merged = ElementTree.parse(tmp_path / "merged.xml").getroot()
+    assert sorted(s.get("name") or "" for s in merged.iter("testsuite")) == [
+        "cxpay-conformance shard 1/2", "cxpay-conformance shard 2/2"]
+    cases = list(merged.iter("testcase"))
+    assert cases and len(cases) % 2 == 0 and not list(merged.iter("failure"))
 
 
 def test_a_failure_found_by_shard_1_replays_first_in_a_later_run_of_shard_2_through_redis(
