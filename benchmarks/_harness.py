@@ -69,6 +69,8 @@ class Target:
     api_key: str
     second_api_key: str
     transport: httpx.BaseTransport | None
+    #: Pairs of merchants beyond the first (``run --workers``: a merchant per worker).
+    more_merchants: tuple[tuple[str, str], ...] = ()
 
 
 @contextmanager
@@ -106,8 +108,9 @@ def fresh_server(mode: str) -> Iterator[Target]:
 
 
 @contextmanager
-def _server_process() -> Iterator[Target]:
-    """``cxpay-conformance serve`` in a process of its own, on a free loopback port."""
+def _server_process(pairs: int = 1) -> Iterator[Target]:
+    """``cxpay-conformance serve`` in a process of its own, on a free loopback port, with ``pairs``
+    pairs of merchants."""
     from cxpay_conformance.server import ServerConfig
 
     with socket.socket() as probe:  # a free port; the server takes it a moment later
@@ -115,6 +118,9 @@ def _server_process() -> Iterator[Target]:
         port = probe.getsockname()[1]
     command = [sys.executable, "-c", "from cxpay_conformance.cli import main; main()",
                "serve", "--port", str(port), "--quiet"]
+    keys = list(ServerConfig().api_keys)[:2] + [f"sk_test_bench_{n:03d}_0000000000" for n in range(2, 2 * pairs)]
+    if pairs > 1:
+        command += [word for key in keys for word in ("--api-key", key)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -128,8 +134,8 @@ def _server_process() -> Iterator[Target]:
                     error = server.stderr.read().decode() if server.stderr else ""
                     raise SystemExit(f"the server process did not start: {error.strip()}") from None
                 time.sleep(0.05)
-        first, second = list(ServerConfig().api_keys)[:2]
-        yield Target("subprocess", base_url, first, second, None)
+        first, second, *more = keys
+        yield Target("subprocess", base_url, first, second, None, tuple(zip(more[::2], more[1::2], strict=True)))
     finally:
         server.terminate()
         try:

@@ -56,6 +56,8 @@ class Measured:
     conformant: bool
     #: TCP connections the run opened through the proxy (None: no proxy); the webhook receiver's not counted.
     connections: int | None = None
+    #: Workers the run ran in (report.json's).
+    workers: int = 1
 
     @property
     def steps_per_minute(self) -> float:
@@ -81,17 +83,20 @@ def _behind(rtt: str, port: int, jitter: float, seed: int) -> Iterator[Proxy]:
         yield proxied
 
 
-def run_ours(rtt: str, profile: str, workers: int, args: argparse.Namespace) -> Measured:
-    """``cxpay-conformance run`` once against a fresh server behind ``rtt``."""
-    with _server_process() as target, tempfile.TemporaryDirectory(prefix="cxpay-latency-") as scratch:
+def run_ours(rtt: str, profile: str, workers: str, args: argparse.Namespace) -> Measured:
+    """``cxpay-conformance run`` once against a fresh server behind ``rtt``, with ``workers`` (a
+    count, or ``auto``: no ``--workers``, the default); every run gets 16 merchants' pairs of keys."""
+    with _server_process(pairs=16) as target, tempfile.TemporaryDirectory(prefix="cxpay-latency-") as scratch:
         port = int(target.base_url.rsplit(":", 1)[1])
         with _behind(rtt, port, args.jitter, args.seed) as proxied:
             out = Path(scratch) / "result.json"
-            command = [*_cli(), "run", "--base-url", f"http://127.0.0.1:{proxied.port}", "--api-key", target.api_key,
-                       "--second-api-key", target.second_api_key, "--profile", profile, "--seed", str(args.seed),
+            keys = [(target.api_key, target.second_api_key), *target.more_merchants]
+            command = [*_cli(), "run", "--base-url", f"http://127.0.0.1:{proxied.port}",
+                       "--api-key", ",".join(k for k, _ in keys), "--second-api-key", ",".join(s for _, s in keys),
+                       "--profile", profile, "--seed", str(args.seed),
                        "--no-database", "--report-dir", str(Path(scratch) / "report"), "--json", str(out)]
-            if workers != 1:
-                command += ["--workers", str(workers)]
+            if workers != "auto":
+                command += ["--workers", workers]
             if args.examples:
                 command += ["--max-examples", str(args.examples)]
             if args.steps:
@@ -106,7 +111,7 @@ def run_ours(rtt: str, profile: str, workers: int, args: argparse.Namespace) -> 
         print(f"  FALSE ALARM ({rtt} ms, {profile}, {workers} workers): {result['failure']['message'][:300]}",
               flush=True)
     return Measured(result["duration_seconds"], result["steps"], result["requests"], result["examples"],
-                    result["conformant"], proxied.connections)
+                    result["conformant"], proxied.connections, result.get("workers", 1))
 
 
 @dataclass(frozen=True)
@@ -164,7 +169,8 @@ def main() -> None:
     parser.add_argument("--jitter", type=float, default=0.2,
                         help="jitter as a share of the round trip (default 0.2: 20 ms +- 2 ms)")
     parser.add_argument("--profiles", default="quick,ci", help="comma-separated (default quick,ci)")
-    parser.add_argument("--workers", default="1", help="worker counts, comma-separated (run --workers; default 1)")
+    parser.add_argument("--workers", default="1",
+                        help="worker counts, comma-separated, or auto: run's default (run --workers; default 1)")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--reps", type=int, default=1, help="runs per cell (default 1)")
     parser.add_argument("--examples", type=int, default=None, help="override the profile's examples")
@@ -175,10 +181,10 @@ def main() -> None:
     args = parser.parse_args()
     rtts = [r.strip() for r in args.rtts.split(",") if r.strip()]
     profiles = [p.strip() for p in args.profiles.split(",") if p.strip()]
-    workers = [int(w) for w in args.workers.split(",") if w.strip()]
+    workers = [w.strip() for w in args.workers.split(",") if w.strip()]
 
     rows: list[list[Any]] = []
-    direct: dict[tuple[str, int], float] = {}
+    direct: dict[tuple[str, str], float] = {}
     for rtt in rtts:
         for profile in profiles:
             for count in workers:
@@ -186,13 +192,14 @@ def main() -> None:
                 seconds = spread([r.seconds for r in runs])
                 if rtt == DIRECT:
                     direct[(profile, count)] = seconds.median
-                base = direct.get((profile, count)) or direct.get((profile, 1))
+                base = direct.get((profile, count)) or direct.get((profile, "1")) or direct.get((profile, "auto"))
                 ratio = f"{seconds.median / base:.2f}x" if base else "-"
                 last = runs[-1]
                 alarms = sum(not r.conformant for r in runs)
                 print(f"  {rtt} ms, {profile}, {count} workers: {seconds.show(1, ' s')}, {last.steps} steps, "
                       f"{last.requests} requests" + (f", {alarms} FALSE ALARMS" if alarms else ""), flush=True)
-                rows.append([rtt if rtt == DIRECT else f"{rtt} ms", profile, count, seconds.show(1, " s"), ratio,
+                shown = f"auto ({last.workers})" if count == "auto" else count
+                rows.append([rtt if rtt == DIRECT else f"{rtt} ms", profile, shown, seconds.show(1, " s"), ratio,
                              last.examples, last.steps, last.requests,
                              f"{spread([r.steps_per_minute for r in runs]).median:,.0f}",
                              f"{spread([r.requests_per_minute for r in runs]).median:,.0f}",
