@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import replace
 
-from _harness import _server_process
+from _harness import _server_process, footer
 
 from cxpay_conformance.suite import SuiteConfig, SuiteResult, run_suite
 from cxpay_conformance.suite.preflight import preflight
@@ -55,6 +55,7 @@ def main() -> None:
             start = time.monotonic()
             merged = run_workers(replace(base, workers=2, more_merchants=((key, second),)), spec=preflight(base).spec)
             print(f"2 processes (run_workers): {time.monotonic() - start:.1f} s wall, {merged.steps} steps", flush=True)
+    print(footer())
 
 
 if __name__ == "__main__":  # the workers are spawned: they import this module, which must not run again
