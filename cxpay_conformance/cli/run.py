@@ -31,7 +31,7 @@ from cxpay_conformance.suite.example_db import parse as parse_example_db
 from cxpay_conformance.suite.preflight import Checked, check_options, preflight
 from cxpay_conformance.suite.receiver import Delivery
 from cxpay_conformance.suite.report import html, junit_xml, shrinking_summary, story, write_reports
-from cxpay_conformance.suite.shares import WHOLE, Share
+from cxpay_conformance.suite.shares import WHOLE, Share, useful_workers
 from cxpay_conformance.suite.workers import default_workers, run_workers
 
 T = TypeVar("T")
@@ -347,6 +347,11 @@ def _with_workers(config: SuiteConfig, asked: int | None, checked: Checked, cons
             count, why = 1, "1 worker: the embedded reference server is on loopback (give --workers N for more)"
     else:
         count, why = asked, f"{asked} worker{'s' if asked > 1 else ''}: --workers {asked}"
+        useful = useful_workers(config.examples, config.races)
+        if count > useful:  # a worker without a batch would only start and stop
+            count = useful
+            why = (f"{useful} worker{'s' if useful > 1 else ''}: --workers {asked}, but the run has only "
+                   f"{useful} batch{'es' if useful > 1 else ''} to share")
     console.print(f"Workers: {why}.")
     return replace(config, workers=count)
 
