@@ -210,3 +210,25 @@ def test_without_cxpay_the_plugin_adds_nothing(pytester: pytest.Pytester) -> Non
     assert "cxpay:" not in result.stdout.str() and "cxpay_conformance[" not in result.stdout.str()
     collected = pytester.runpytest("--collect-only", "-q")
     assert "cxpay_conformance" not in collected.stdout.str()
+
+
+def test_under_xdist_each_worker_tests_as_its_own_merchant(pytester: pytest.Pytester, in_this_checkout: None) -> None:
+    from cxpay_conformance.server import ServerConfig
+    from cxpay_conformance.server.runner import run_in_thread
+
+    keys = {f"sk_test_plugin_{n}_00000000": f"acct_plugin_{n}" for n in range(4)}
+    with run_in_thread(ServerConfig(log_requests=False, api_keys=keys)) as server:
+        a, b, c, d = server.api_keys
+        result = pytester.runpytest_subprocess("--cxpay-base-url", server.base_url, "--cxpay-api-key", f"{a},{c}",
+                                               "--cxpay-second-api-key", f"{b},{d}", *TWO_BATCHES, "-n", "2",
+                                               "-p", "no:cacheprovider", timeout=240)
+        # Both merchants were tested: each has payments (and so events) of its own.
+        import httpx
+
+        events = [httpx.get(f"{server.base_url}/events", headers={"Authorization": f"Bearer {key}"}).json()["data"]
+                  for key in (a, c)]
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(passed=2)
+    assert all(events), "one xdist worker did not test as the merchant of its key"
+    output = result.stdout.str() + result.stderr.str()
+    assert all(key not in output for key in keys)
