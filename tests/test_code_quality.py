@@ -24,6 +24,7 @@ ALLOWED = {
     "diagrams": {"errors", "spec", "diagrams"},
     "specdoc": {"errors", "spec", "diagrams"},
     "suite": {"errors", "spec", "model", "diagrams", "suite"},
+    "trace": {"errors", "spec", "model", "suite", "trace"},
     "server": {"server"},
 }
 

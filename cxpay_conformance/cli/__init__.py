@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from cxpay_conformance.cli._common import main_group
+from cxpay_conformance.cli.check_trace import check_trace
 from cxpay_conformance.cli.contract_coverage import contract_coverage
 from cxpay_conformance.cli.diagrams import diagrams
 from cxpay_conformance.cli.docs import docs
@@ -26,6 +27,7 @@ main_group.add_command(contract_coverage)
 main_group.add_command(serve)
 main_group.add_command(run)
 main_group.add_command(selftest)
+main_group.add_command(check_trace)
 
 
 def main() -> None:
