@@ -40,7 +40,7 @@ from cxpay_conformance.suite.shares import useful_workers
 
 #: The counters of a :class:`.Coverage`.
 _COUNTS = ("transitions", "edges", "states", "rejections")
-#: The most workers the default picks (each is a process of about 100 MB).
+#: The most workers the default picks (each is a process of its own).
 MOST = 16
 #: Below this round trip (seconds) the default is one worker: on loopback the suite's own CPU time
 #: is the run's wall time, and more processes on the same cores only add their start.
