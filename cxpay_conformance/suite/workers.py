@@ -126,6 +126,8 @@ def run_workers(config: SuiteConfig, *, listener: Callable[[SuiteContext], None]
     snapshots: dict[int, _Snapshot] = {}
     results: dict[int, SuiteResult] = {}
     found: list[int] = []  # workers in the order they found a failure
+    # When the run's first failure was met: the examples all workers had run, the run's seconds.
+    found_at: tuple[int, float] | None = None
     error: BaseException | None = None
     try:
         while len(results) < workers and error is None:
@@ -142,8 +144,11 @@ def run_workers(config: SuiteConfig, *, listener: Callable[[SuiteContext], None]
                 if payload.first_failure is not None and number not in found:
                     found.append(number)
                     stop.set()
+                    if found_at is None:
+                        others = sum(s.examples for n, s in snapshots.items() if n != number)
+                        found_at = (others + payload.first_failure.examples, time.monotonic() - started)
                 if listener is not None:
-                    _merge_view(view, snapshots, found)
+                    _merge_view(view, snapshots, found, found_at)
                     listener(cast(SuiteContext, view))
             elif kind == "done":
                 sent, counts = payload
@@ -165,7 +170,7 @@ def run_workers(config: SuiteConfig, *, listener: Callable[[SuiteContext], None]
                 process.join()
     if error is not None:
         raise error
-    return _merged(config, seed, [results[n] for n in range(workers)], found, time.monotonic() - started)
+    return _merged(config, seed, [results[n] for n in range(workers)], found, time.monotonic() - started, found_at)
 
 
 def _work(config: SuiteConfig, number: int, outbox: Any, stop: Any) -> None:
@@ -209,7 +214,8 @@ def _portable(error: CXPayError) -> CXPayError:
     return error
 
 
-def _merge_view(view: _View, snapshots: dict[int, _Snapshot], found: list[int]) -> None:
+def _merge_view(view: _View, snapshots: dict[int, _Snapshot], found: list[int],
+                found_at: tuple[int, float] | None) -> None:
     shown = list(snapshots.values())
     view.examples = sum(s.examples for s in shown)
     view.steps = sum(s.steps for s in shown)
@@ -219,16 +225,22 @@ def _merge_view(view: _View, snapshots: dict[int, _Snapshot], found: list[int]) 
     if found:
         failing = snapshots.get(found[0])
         first = failing.first_failure if failing is not None else None
+        if first is not None and found_at is not None:  # counted over the run, as the merged result does
+            first = replace(first, examples=found_at[0], seconds=found_at[1])
         view.first_failure = first
         if failing is not None and failing.failing_steps is not None:
             view.current = _Shrinking(True, [None] * failing.failing_steps)
 
 
 def _merged(config: SuiteConfig, seed: int, results: list[SuiteResult], found: list[int],
-            duration: float) -> SuiteResult:
-    """One result of the workers': the first failure found (and its story), everything counted."""
+            duration: float, found_at: tuple[int, float] | None = None) -> SuiteResult:
+    """One result of the workers': the first failure found (and its story), everything counted;
+    when it was found is counted over the run (``found_at``: examples of all workers, seconds)."""
     failing = next((results[n] for n in found if results[n].failure is not None), None)
     base = failing or results[0]
+    first = base.first_failure
+    if failing is not None and first is not None and found_at is not None:
+        first = replace(first, examples=found_at[0], seconds=found_at[1])
     coverage = Coverage(base.spec)
     checks_run: Counter[str] = Counter()
     step_kinds: Counter[str] = Counter()
@@ -249,4 +261,5 @@ def _merged(config: SuiteConfig, seed: int, results: list[SuiteResult], found: l
         notes=notes, workers=len(results),
         batches=sorted((b for r in results for b in r.batches), key=lambda b: (b.phase != "sequential", b.index)),
         hypothesis_output=base.hypothesis_output if failing is not None else [],
+        first_failure=first if failing is not None else None,
     )
