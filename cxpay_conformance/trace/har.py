@@ -78,7 +78,7 @@ def har_records(name: str, text: str, document: Any) -> list[Record]:
             name, lines[index] if index < len(lines) else 1, None, None, merchant, auth,
             request["method"].upper(), url.path, dict(parse_qsl(url.query)), headers.get("idempotency-key"),
             _json_text((request.get("postData") or {}).get("text")), response["status"], _json_text(answer_text),
-            started, started + entry["time"] / 1000))
+            started, started + entry["time"] / 1000, whole_session=True))
     return records
 
 

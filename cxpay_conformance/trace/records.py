@@ -16,7 +16,9 @@ EVENT_LIST_MERCHANT = "the event list's merchant"
 @dataclass(frozen=True, slots=True)
 class Seen:
     """One request and its answer, as a trace shows it. ``merchant`` labels the key sent
-    (never the key); ``auth`` is ``merchant``, ``missing`` or ``invalid``."""
+    (never the key); ``auth`` is ``merchant``, ``missing`` or ``invalid``. ``whole_session``: it
+    comes from a HAR file, which holds a whole browser or proxy session (pages, other hosts), so a
+    request off the contract is none of the spec's business."""
 
     file: str
     line: int
@@ -33,6 +35,7 @@ class Seen:
     answer: Any
     started: float
     ended: float
+    whole_session: bool = False
 
     @property
     def where(self) -> str:

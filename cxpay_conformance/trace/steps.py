@@ -156,6 +156,8 @@ class Steps:
         exchange = Exchange(operation or f"{x.method} {x.path}", x.method, x.path + (f"?{query}" if query else ""),
                             x.body, x.status, x.answer, {"Idempotency-Key": x.idempotency_key}
                             if x.idempotency_key else {}, label, x.ended - x.started)
+        if operation is None and x.whole_session:
+            return  # a page, or another host, of the session a HAR file holds
         if x.status >= 500:
             self.run(st, x, None, "status", exchange, accepted=True, rejection=None, state=None,
                      event=operation or x.path)
@@ -500,10 +502,11 @@ class Steps:
             payment = (m, ref[0]) if ref is not None else None
             listed = h.how.startswith("listed")
             what = "GET /events lists unexpected event" if listed else "unexpected webhook"
+            why = ("each status change makes exactly one event" if ref is not None or m.pending else
+                   f"no request in the trace made {object_id} (a trace must begin before the payments it shows)")
             raise self.fail(st, h, checks._failure(
-                "event_list" if listed else "webhooks", f"{what}: {kind} for {object_id}; each status "
-                "change makes exactly one event", event="webhook", expected="an event the model owes",
-                observed=kind), payment)
+                "event_list" if listed else "webhooks", f"{what}: {kind} for {object_id}; {why}", event="webhook",
+                expected="an event the model owes", observed=kind), payment)
         matches = [e for e in pending if not differences(self.wire_of(m, e.ref, e.snapshot), obj)]
         if not matches and ref is None:
             # Bind first: the object's id is new here, and the snapshot names it.
