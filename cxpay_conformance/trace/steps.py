@@ -508,17 +508,21 @@ class Steps:
                 "event_list" if listed else "webhooks", f"{what}: {kind} for {object_id}; {why}", event="webhook",
                 expected="an event the model owes", observed=kind), payment)
         matches = [e for e in pending if not differences(self.wire_of(m, e.ref, e.snapshot), obj)]
-        if not matches and ref is None:
-            # Bind first: the object's id is new here, and the snapshot names it.
+        found: list[str] = []
+        if not matches:
+            # Bind first: the object's id, or the id of an object it links to, is new here.
             for candidate in pending:
+                saved = dict(m.ids), dict(m.refs), dict(st.owner)
                 if not m.bind(candidate.ref, object_id):
                     continue
-                if not differences(self.wire_of(m, candidate.ref, candidate.snapshot), obj):
+                self.bind_links(st, m, label, candidate.ref, obj)
+                found = found or differences(self.wire_of(m, candidate.ref, candidate.snapshot), obj, "data.object")
+                if not found:
                     matches = [candidate]
                     break
-                del m.ids[candidate.ref], m.refs[object_id]
+                m.ids, m.refs, st.owner = saved
         if not matches:
-            found = differences(self.wire_of(m, pending[0].ref, pending[0].snapshot), obj, "data.object")
+            found = found or differences(self.wire_of(m, pending[0].ref, pending[0].snapshot), obj, "data.object")
             raise self.fail(st, h, checks._failure(
                 "webhooks" if h.how == "webhook" else "event_list",
                 f"the payload of {kind} {h.event.get('id')} differs from the object right after the change: "
