@@ -64,7 +64,7 @@ def default_workers(round_trip: float | None, config: SuiteConfig) -> tuple[int,
         why += (f", but only {merchants} merchant{'s' if merchants > 1 else ''} to test as (each worker needs its "
                 "own: give more comma-separated keys to --api-key and --second-api-key)")
     elif useful < wanted:
-        why += f", but the run has only {useful} batches to share"
+        why += f", but the run has only {useful} batch{'es' if useful > 1 else ''} to share"
     return count, f"{count} worker{'s' if count > 1 else ''}: {why}"
 
 
