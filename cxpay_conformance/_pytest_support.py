@@ -33,16 +33,18 @@ def _whole(config: pytest.Config) -> SuiteConfig:
                        race_examples=config.getoption("--cxpay-race-examples"))
 
 
-def _merchant(keys: str | None, option: str) -> str | None:
-    """This xdist worker's key of a comma-separated list (gw0 the first): shards that run at once
-    must test as merchants of their own, as each merchant has one test clock."""
+def _merchant(keys: str | None, option: str, workers: int) -> str | None:
+    """This xdist worker's key of a comma-separated list (gw0 the first; ``workers`` xdist workers):
+    shards that run at once must test as merchants of their own, as each merchant has one test clock."""
     names = _names(keys)
-    if len(names) <= 1:
+    if len(names) <= 1 and (workers <= 1 or not names):
         return keys
     worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-    if worker >= len(names):
-        raise pytest.UsageError(f"{option} gives {len(names)} merchants' keys for more pytest-xdist workers "
-                                f"(worker gw{worker}): give one key per worker, or fewer workers (-n {len(names)})")
+    if max(workers, worker + 1) > len(names):
+        raise pytest.UsageError(f"{option} gives {len(names)} merchant's key{'s' if len(names) > 1 else ''} for "
+                                f"{max(workers, worker + 1)} pytest-xdist workers, whose shards run at once and each "
+                                "need a merchant of their own (one test clock each): give one comma-separated key per "
+                                f"worker, or -n {len(names)}")
     return names[worker]
 
 
@@ -69,12 +71,13 @@ def run_shard(config: pytest.Config, shard: int, shards: int) -> SuiteResult:
     try:
         if base_url:
             # The keys as the command line takes them: an option, or else the environment.
+            workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
             key = _merchant(config.getoption("--cxpay-api-key") or os.environ.get("CXPAY_API_KEY"),
-                            "--cxpay-api-key")
+                            "--cxpay-api-key", workers)
             if not key:
                 raise pytest.UsageError("--cxpay-base-url needs --cxpay-api-key (or CXPAY_API_KEY)")
             second = _merchant(config.getoption("--cxpay-second-api-key") or os.environ.get("CXPAY_SECOND_API_KEY"),
-                               "--cxpay-second-api-key")
+                               "--cxpay-second-api-key", workers)
             result = run_suite(SuiteConfig(base_url=base_url, api_key=key, second_api_key=second, **options))
         else:
             from cxpay_conformance.embedded import embedded_server

@@ -232,3 +232,13 @@ def test_under_xdist_each_worker_tests_as_its_own_merchant(pytester: pytest.Pyte
     assert all(events), "one xdist worker did not test as the merchant of its key"
     output = result.stdout.str() + result.stderr.str()
     assert all(key not in output for key in keys)
+
+
+def test_under_xdist_one_key_for_two_workers_is_refused(pytester: pytest.Pytester, in_this_checkout: None) -> None:
+    with serve(None) as running:
+        result = pytester.runpytest_subprocess("--cxpay-base-url", running.base_url, "--cxpay-api-key", FIRST_KEY,
+                                               *TWO_BATCHES, "-n", "2", "-p", "no:cacheprovider", timeout=240)
+    assert result.ret != pytest.ExitCode.OK
+    output = result.stdout.str() + result.stderr.str()
+    assert "--cxpay-api-key gives 1 merchant's key for 2 pytest-xdist workers" in " ".join(output.split()), output
+    assert FIRST_KEY not in output
