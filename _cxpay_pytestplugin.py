@@ -48,6 +48,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cxpay-webhook-host", metavar="HOST", help="Address the implementation reaches the receiver at.")
     group.addoption("--cxpay-shrink-budget", type=float, metavar="SECONDS",
                     help="Stop shrinking a failure after this long (default: Hypothesis's own cap, 5 minutes).")
+    group.addoption("--cxpay-traces", metavar="DIR", help="Check every trace file in DIR (run/serve --record "
+                    "traces, HAR files, pages of GET /events) as a test item: it passes when the file checks clean, "
+                    "as `cxpay-conformance check-trace` would.")
     group.addoption("--cxpay-example-db", metavar="WHERE", help="Where failing examples are kept and tried first "
                     "by later runs: a folder (default .hypothesis/cxpay), redis://HOST:PORT/N (shared by every "
                     "shard, worker and CI job that names it; the [redis] extra), or none.")
@@ -80,6 +83,17 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    traces = config.getoption("--cxpay-traces")
+    if traces:
+        from cxpay_conformance._pytest_traces import trace_files
+        from cxpay_conformance.errors import UsageError
+
+        try:
+            files = trace_files(traces)
+        except UsageError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        items.extend(CXPayTraceItem.from_parent(session, name=f"cxpay_trace[{path.relative_to(traces)}]", path=path)
+                     for path in files)
     if not _enabled(config):
         return
     shards = config.getoption("--cxpay-shards")
@@ -115,3 +129,22 @@ class CXPayItem(pytest.Item):
 
     def reportinfo(self) -> tuple[str, int, str]:
         return "cxpay-conformance", 0, self.name
+
+
+class CXPayTraceItem(pytest.Item):
+    """One trace file of ``--cxpay-traces DIR``: passes when it checks clean."""
+
+    def runtest(self) -> None:
+        from cxpay_conformance._pytest_traces import check_trace
+
+        check_trace(self.path, self.config.getoption("--cxpay-spec"))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        from cxpay_conformance._pytest_traces import TraceViolated
+
+        if isinstance(excinfo.value, TraceViolated):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style)  # type: ignore[arg-type]
+
+    def reportinfo(self) -> tuple[str, int, str]:
+        return str(self.path), 0, self.name

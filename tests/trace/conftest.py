@@ -27,3 +27,9 @@ def recorded_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "CONFORMANT" in done.stdout
     return path
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # As tests/plugin/conftest.py does: pytester from a historic hook, not pytest_plugins.
+    if not config.pluginmanager.has_plugin("pytester"):
+        config.pluginmanager.import_plugin("pytester")
