@@ -40,6 +40,7 @@ RUNS = {
     "scaling.py": ["--sizes", "1,2", "--steps", "3", "--reps", "1", "--seed", "1", "--mode", "in-process"],
     "profile_suite.py": [*TINY, "--target", "in-process", "--top", "3"],
     "linearizability.py": ["--histories", "2", "--seed", "1"],
+    "check_trace.py": ["--profile", "quick", "--examples", "2", "--reps", "1"],
     "round_trips.py": TINY,
     "threads_or_processes.py": ["--examples", "4", "--steps", "3", "--reps", "1"],
     "latency.py": ["--rtts", "direct,5", "--profiles", "quick", "--examples", "12", "--steps", "3", "--seed", "1",
