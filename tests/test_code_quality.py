@@ -25,6 +25,7 @@ ALLOWED = {
     "specdoc": {"errors", "spec", "diagrams"},
     "suite": {"errors", "spec", "model", "diagrams", "suite"},
     "trace": {"errors", "spec", "model", "suite", "trace"},
+    "_pytest_traces": {"errors", "trace"},
     "server": {"server"},
 }
 
