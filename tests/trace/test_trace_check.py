@@ -158,3 +158,38 @@ def _overlapping(records: list[Record]) -> dict[int, set[int]]:
             if a is not b and a.started < b.ended and b.started < a.ended:
                 found.setdefault(a.line, set()).add(b.line)
     return found
+
+
+def test_the_sandbox_s_own_trace_of_a_run_checks_clean(tmp_path: Path) -> None:
+    """serve --record's trace (the server writes it, naming merchants by id) of the suite's run."""
+    from cxpay_conformance.server import ServerConfig, run_in_thread
+    from cxpay_conformance.server.config import DEFAULT_API_KEYS
+
+    path = tmp_path / "sandbox.trace.jsonl"
+    config = ServerConfig(log_requests=False, api_keys=dict(DEFAULT_API_KEYS), trace_path=str(path))
+    with run_in_thread(config) as running:
+        first, second = running.api_keys[:2]
+        ran = cli("run", "--base-url", running.base_url, "--api-key", first, "--second-api-key", second,
+                  "--profile", "quick", "--max-examples", "5", "--race-examples", "2", "--seed", "4",
+                  "--report-dir", str(tmp_path / "report"), cwd=tmp_path)
+    assert ran.returncode == 0, ran.stdout[-2000:]
+    header = json.loads(path.read_text(encoding="utf-8").split("\n", 1)[0])
+    assert header["source"] == "serve"
+    done = cli("check-trace", str(path))
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert ": clean" in done.stdout
+
+
+def test_a_long_file_shows_progress_in_a_log(recorded_trace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from click.testing import CliRunner
+
+    from cxpay_conformance.cli import _progress, main_group
+
+    # The module, not the command that cxpay_conformance.cli exports under the same name.
+    monkeypatch.setattr(importlib.import_module("cxpay_conformance.cli.check_trace"), "LONG_FILE", 100)
+    monkeypatch.setattr(_progress, "LOG_INTERVAL", 0.0)
+    result = CliRunner().invoke(main_group, ["check-trace", str(recorded_trace)])
+    assert result.exit_code == 0, result.output
+    assert "records checked" in result.output and f"progress: {recorded_trace}: 500/" in result.output
