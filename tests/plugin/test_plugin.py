@@ -168,7 +168,7 @@ def test_the_options_are_in_a_cxpay_group(pytester: pytest.Pytester) -> None:
                        "--cxpay-spec", "--cxpay-profile", "--cxpay-max-examples", "--cxpay-max-steps",
                        "--cxpay-phases", "--cxpay-race-examples", "--cxpay-race-repeats", "--cxpay-seed",
                        "--cxpay-shards", "--cxpay-checks", "--cxpay-skip-checks",
-                       "--cxpay-webhook-host", "--cxpay-shrink-budget", "--cxpay-example-db"]
+                       "--cxpay-webhook-host", "--cxpay-shrink-budget", "--cxpay-traces", "--cxpay-example-db"]
 
 
 def test_pytest_runs_where_pytest_xdist_is_missing(pytester: pytest.Pytester, in_this_checkout: None) -> None:
