@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html as html_module
 import json
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -25,11 +24,11 @@ from cxpay_conformance.embedded import embedded_server
 from cxpay_conformance.errors import ConformanceFailure
 from cxpay_conformance.suite import SuiteConfig, SuiteResult, run_suite
 from cxpay_conformance.suite.report import as_json, html, write_reports
+from tests.browser import WAIT_MS, system_chromium
 from tests.suite.test_suite_cli import run_cli
 
 FAULT = "amount_as_string"
 #: Generous, for a slow loaded machine: Playwright waits on events up to this long, never sleeps.
-WAIT_MS = 60_000
 
 
 def _run(faults: tuple[str, ...], seed: int) -> SuiteResult:
@@ -213,28 +212,10 @@ def test_run_html_into_a_missing_folder_is_refused_before_the_run(tmp_path: Path
 # --- in a real browser ------------------------------------------------------------------------
 
 
-def _missing(what: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} (CI is set, so the browser tests must run: .ci/run installs Debian's chromium)")
-    pytest.skip(what)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        _missing("no chromium on PATH: install Debian's `chromium` package (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("Playwright is not installed: pip install -e '.[test]'")
-    with sync_playwright() as playwright:
-        # The system's Chromium: Playwright never downloads a browser here.
-        launched = playwright.chromium.launch(executable_path=chromium, timeout=WAIT_MS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with system_chromium() as launched:
+        yield launched
 
 
 def _open(browser: Any, path: Path) -> tuple[Any, list[str]]:

@@ -6,8 +6,6 @@ Both check clean; the same HAR with one answer altered is caught at that entry's
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +15,8 @@ import pytest
 
 from cxpay_conformance.embedded import EmbeddedServer, embedded_server
 from cxpay_conformance.trace.har import HarRecorder, har_schema
+from tests.browser import WAIT_MS, system_chromium
 from tests.trace.conftest import cli
-
-WAIT_MS = 60_000
 
 #: A merchant's session, run by the page: a payment paid with a card that needs 3D Secure and
 #: authenticated, one declined, one canceled, the clock moved on, the events listed in pages, a
@@ -64,12 +61,6 @@ SESSION_JS = """async ([key]) => {
 }"""
 
 
-def _missing(what: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} (CI is set, so the browser tests must run: .ci/run installs Debian's chromium)")
-    pytest.skip(what)
-
-
 @pytest.fixture
 def sandbox() -> Iterator[EmbeddedServer]:
     """A sandbox of the test's own: GET /events lists every event of the merchant, and a HAR must
@@ -80,25 +71,14 @@ def sandbox() -> Iterator[EmbeddedServer]:
 
 @pytest.fixture(scope="module")
 def chromium_har(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        _missing("no chromium on PATH: install Debian's `chromium` package (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("Playwright is not installed: pip install -e '.[test]'")
     path = tmp_path_factory.mktemp("har") / "chromium.har"
-    with embedded_server() as sandbox, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, timeout=WAIT_MS)
-        try:
-            context = browser.new_context(record_har_path=str(path))
-            page = context.new_page()
-            page.set_default_timeout(WAIT_MS)
-            page.goto(sandbox.base_url + "/", wait_until="load")  # the page's origin: its fetch calls are same-origin
-            statuses = page.evaluate(SESSION_JS, [sandbox.api_key])
-            context.close()  # writes the HAR
-        finally:
-            browser.close()
+    with embedded_server() as sandbox, system_chromium() as browser:
+        context = browser.new_context(record_har_path=str(path))
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(sandbox.base_url + "/", wait_until="load")  # the page's origin: its fetch calls are same-origin
+        statuses = page.evaluate(SESSION_JS, [sandbox.api_key])
+        context.close()  # writes the HAR
     assert statuses[:4] == [200, 200, 200, 200], statuses
     assert 400 in statuses and 401 in statuses
     yield path
